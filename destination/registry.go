@@ -1,0 +1,33 @@
+package destination
+
+import (
+	"context"
+	"net/url"
+
+	"github.com/backupkit/backupkit/internal/registry"
+)
+
+// Opener builds a Destination from a URL. Adapters register one per scheme.
+type Opener = registry.Opener[Destination]
+
+var defaultRegistry = registry.New[Destination]("destination")
+
+// Register makes Open handle URLs of the given scheme. It is meant to be called
+// from an adapter's init function and panics if the scheme is already taken.
+func Register(scheme string, open Opener) { defaultRegistry.Register(scheme, open) }
+
+// Open opens the destination named by rawURL (for example "file:///var/backups"
+// or "s3://bucket/prefix") with the adapter registered for its scheme. The
+// adapter's package must be imported, usually blank-imported for its init.
+// Errors never contain the URL's secrets.
+func Open(ctx context.Context, rawURL string) (Destination, error) {
+	return defaultRegistry.Open(ctx, rawURL)
+}
+
+// OpenURL is Open for a parsed URL.
+func OpenURL(ctx context.Context, u *url.URL) (Destination, error) {
+	return defaultRegistry.OpenURL(ctx, u)
+}
+
+// Schemes lists the registered schemes, sorted.
+func Schemes() []string { return defaultRegistry.Schemes() }

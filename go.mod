@@ -1,0 +1,3 @@
+module github.com/backupkit/backupkit
+
+go 1.26

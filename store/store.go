@@ -1,0 +1,226 @@
+// Package store defines the memory of backupkit: run history, the backup catalog
+// with every copy's location, per-run logs (and, in later versions, schedules and
+// the audit trail), as plain records and the Store interface that persists them.
+//
+// The records live here, below the engine, so that nothing in the storage layer
+// imports upward. The SQL implementation is store/sqlstore; every implementation
+// runs the conformance suite in store/storetest.
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+)
+
+var (
+	// ErrNotFound is matched (errors.Is) by errors about a missing record.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict is matched by errors about a record that already exists, or a
+	// change refused because the caller no longer owns the record.
+	ErrConflict = errors.New("conflict")
+)
+
+// RunStatus is where a run is in its lifecycle.
+type RunStatus string
+
+// The run statuses. Running is the only one that is not final.
+const (
+	RunRunning     RunStatus = "running"     // claimed and in progress
+	RunSucceeded   RunStatus = "succeeded"   // every destination holds a copy
+	RunPartial     RunStatus = "partial"     // some destinations hold a copy
+	RunFailed      RunStatus = "failed"      // no copy was made
+	RunCanceled    RunStatus = "canceled"    // stopped on request
+	RunInterrupted RunStatus = "interrupted" // its owner died (lease expired)
+	RunSkipped     RunStatus = "skipped"     // the slot was not run (Reason says why)
+	RunMissed      RunStatus = "missed"      // the slot passed while nobody was running
+)
+
+// Final reports whether s is a terminal status.
+func (s RunStatus) Final() bool { return s != RunRunning && s != "" }
+
+// Trigger says what started a run.
+type Trigger string
+
+// The triggers.
+const (
+	TriggerSchedule Trigger = "schedule" // a schedule's slot came due
+	TriggerManual   Trigger = "manual"   // someone asked ("run now"); Run.TriggeredBy says who
+	TriggerRetry    Trigger = "retry"    // a retry of a failed or interrupted attempt
+)
+
+// Run is one attempt to back up one job, or a slot that was skipped or missed.
+type Run struct {
+	// ID is assigned by CreateRun when empty. IDs sort by creation time.
+	ID string
+	// Job is the name of the job run.
+	Job string
+	// ScheduleID is the schedule that produced the run; empty for manual runs
+	// of jobs without a stored schedule.
+	ScheduleID string
+	// Slot is the nominal time of the scheduled slot (UTC); zero for manual runs.
+	Slot time.Time
+	// Trigger says what started the run, TriggeredBy who (a user, "scheduler").
+	Trigger     Trigger
+	TriggeredBy string
+	// Status is the run's status; Reason explains skipped, missed, failed and
+	// interrupted runs in one line.
+	Status RunStatus
+	Reason string
+	// Owner identifies the process running it (host and pid); Attempt counts
+	// from 1; LeaseUntil is when the run is presumed dead unless renewed.
+	Owner      string
+	Attempt    int
+	LeaseUntil time.Time
+	// StartedAt and FinishedAt bound the run; FinishedAt is zero while running.
+	StartedAt  time.Time
+	FinishedAt time.Time
+	// BytesRead counts the source's bytes, BytesWritten the artifact's bytes
+	// (after compression and encryption).
+	BytesRead    int64
+	BytesWritten int64
+	// BackupID is the catalog entry the run produced, if any.
+	BackupID string
+}
+
+// RunFilter selects runs for ListRuns. Zero fields do not filter.
+type RunFilter struct {
+	Job    string
+	Status RunStatus
+	// Limit caps the number of runs returned (newest first); 0 means 100.
+	Limit int
+}
+
+// BackupStatus says how complete a cataloged backup is.
+type BackupStatus string
+
+// The backup statuses.
+const (
+	BackupComplete   BackupStatus = "complete"    // every destination of the run holds a copy
+	BackupPartial    BackupStatus = "partial"     // some destinations failed
+	BackupPreRestore BackupStatus = "pre_restore" // a safety backup taken before a restore
+)
+
+// Backup is a catalog entry: one artifact, stored as one or more copies.
+type Backup struct {
+	// ID is assigned by AddBackup when empty.
+	ID     string
+	Job    string
+	RunID  string
+	Status BackupStatus
+	// CreatedAt is when the snapshot started (UTC).
+	CreatedAt time.Time
+	// Size and SHA256 (lower-case hex) describe the artifact's bytes, as stored.
+	Size   int64
+	SHA256 string
+	// Format, Compression and Encryption describe how to read the artifact.
+	Format      string
+	Compression string
+	Encryption  string
+	// SourceInfo is the source's Info as JSON (see package source).
+	SourceInfo json.RawMessage
+	// Protected backups are never deleted by retention.
+	Protected bool
+	// Copies lists where the artifact is stored; never empty for a listed backup.
+	Copies []Copy
+}
+
+// Copy is one stored copy of a backup's artifact.
+type Copy struct {
+	// Destination is the destination's name in the configuration.
+	Destination string
+	// Key is the artifact's key there; its manifest is at Key + ".manifest.json".
+	Key  string
+	Size int64
+	// CreatedAt is when the copy was completed.
+	CreatedAt time.Time
+}
+
+// BackupFilter selects backups for ListBackups. Zero fields do not filter.
+type BackupFilter struct {
+	Job string
+	// Limit caps the number of backups returned (newest first); 0 means all.
+	Limit int
+}
+
+// LogLevel is a log line's severity, as in log/slog.
+type LogLevel string
+
+// The log levels.
+const (
+	LevelDebug LogLevel = "debug"
+	LevelInfo  LogLevel = "info"
+	LevelWarn  LogLevel = "warn"
+	LevelError LogLevel = "error"
+)
+
+// LogEntry is one line of a run's log. Messages must already be free of secrets.
+type LogEntry struct {
+	Time    time.Time
+	Level   LogLevel
+	Message string
+}
+
+// Runs persists run history.
+type Runs interface {
+	// CreateRun inserts r, assigning r.ID when empty and r.StartedAt when zero.
+	// A running run with a zero LeaseUntil gets a lease of DefaultLease from the
+	// store's clock. A run whose ID exists fails with ErrConflict.
+	CreateRun(ctx context.Context, r *Run) error
+	// UpdateRun replaces the stored run with r (matched by r.ID), or fails with
+	// ErrNotFound.
+	UpdateRun(ctx context.Context, r *Run) error
+	// GetRun returns the run, or fails with ErrNotFound.
+	GetRun(ctx context.Context, id string) (Run, error)
+	// ListRuns returns runs, newest first.
+	ListRuns(ctx context.Context, f RunFilter) ([]Run, error)
+	// RenewLease extends a running run's lease to ttl from the store's clock.
+	// It fails with ErrConflict when the run is no longer running or is owned by
+	// another owner, so a process that lost its run learns it.
+	RenewLease(ctx context.Context, id, owner string, ttl time.Duration) error
+	// InterruptExpired marks every running run whose lease has expired, by the
+	// store's clock, as interrupted, and returns them.
+	InterruptExpired(ctx context.Context) ([]Run, error)
+}
+
+// Catalog persists the backup catalog.
+type Catalog interface {
+	// AddBackup inserts b with its copies, assigning b.ID when empty, in one
+	// transaction: a backup is never listed without its copies.
+	AddBackup(ctx context.Context, b *Backup) error
+	// GetBackup returns the backup with its copies, or fails with ErrNotFound.
+	GetBackup(ctx context.Context, id string) (Backup, error)
+	// ListBackups returns backups with their copies, newest first.
+	ListBackups(ctx context.Context, f BackupFilter) ([]Backup, error)
+	// DeleteCopy forgets one copy (after its objects were deleted). Forgetting
+	// the last copy deletes the backup. A missing copy is not an error.
+	DeleteCopy(ctx context.Context, backupID, destination string) error
+	// DeleteBackup forgets the backup and all its copies. A missing backup is
+	// not an error.
+	DeleteBackup(ctx context.Context, id string) error
+	// SetProtected sets or clears the backup's protection, or fails with
+	// ErrNotFound.
+	SetProtected(ctx context.Context, id string, protected bool) error
+}
+
+// Logs persists per-run log lines.
+type Logs interface {
+	// AppendLogs adds lines to a run's log, in order.
+	AppendLogs(ctx context.Context, runID string, entries ...LogEntry) error
+	// RunLogs returns a run's log lines in the order they were appended.
+	RunLogs(ctx context.Context, runID string) ([]LogEntry, error)
+}
+
+// Store is everything backupkit persists. Implementations are safe for
+// concurrent use.
+type Store interface {
+	Runs
+	Catalog
+	Logs
+	// Close releases the store's connections.
+	Close() error
+}
+
+// DefaultLease is the lease a new running run gets when none is given.
+const DefaultLease = time.Minute
