@@ -1,3 +1,3 @@
 module github.com/backupkit/backupkit
 
-go 1.26
+go 1.26.0
