@@ -1,0 +1,396 @@
+package backup
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/backupkit/backupkit/destination"
+	"github.com/backupkit/backupkit/internal/id"
+	"github.com/backupkit/backupkit/notify"
+	"github.com/backupkit/backupkit/source"
+	"github.com/backupkit/backupkit/store"
+)
+
+// Version is written into manifests as the tool that made the backup.
+const Version = "backupkit/0.1"
+
+// RunOptions describe why a run happens. The zero value is a manual run.
+type RunOptions struct {
+	// Trigger defaults to store.TriggerManual.
+	Trigger store.Trigger
+	// TriggeredBy names who or what asked for the run.
+	TriggeredBy string
+	// ScheduleID and Slot identify the scheduled slot, for scheduled runs.
+	ScheduleID string
+	Slot       time.Time
+}
+
+// Result is the outcome of one run.
+type Result struct {
+	// Run is the run record as stored at the end.
+	Run store.Run
+	// Backup is the catalog entry, or nil when no copy was made.
+	Backup *store.Backup
+	// Info is what the source reported, when its snapshot completed.
+	Info source.Info
+	// Failures lists the destinations that did not get a copy, and why.
+	Failures []DestinationError
+}
+
+// DestinationError is a destination's failure in a run.
+type DestinationError struct {
+	Destination string
+	Err         error
+}
+
+func (d DestinationError) Error() string { return d.Destination + ": " + d.Err.Error() }
+func (d DestinationError) Unwrap() error { return d.Err }
+
+// Run backs up job once: it records a running run, streams the source's
+// snapshot through compression and a SHA-256 hash to every destination at once,
+// writes the manifest beside each complete artifact, catalogs the backup and
+// records the run's final status:
+//
+//   - succeeded: every destination holds the artifact and its manifest;
+//   - partial: some do; the backup is cataloged with the copies that exist;
+//   - failed: the source failed, or no destination got a copy; nothing is left
+//     listed on any destination;
+//   - canceled: ctx was canceled; nothing is left listed.
+//
+// Run returns a nil error only for succeeded; for the other statuses the error
+// explains, and Result (never nil once the run was recorded) says what exists.
+// A job that fails validation is not recorded and returns a nil Result.
+func (e *Engine) Run(ctx context.Context, job *Job, opts RunOptions) (*Result, error) {
+	if err := job.Validate(); err != nil {
+		return nil, err
+	}
+	compression, _ := ParseCompression(string(job.Compression))
+	if opts.Trigger == "" {
+		opts.Trigger = store.TriggerManual
+	}
+	run := &store.Run{
+		Job: job.Name, ScheduleID: opts.ScheduleID, Slot: opts.Slot,
+		Trigger: opts.Trigger, TriggeredBy: opts.TriggeredBy,
+		Status: store.RunRunning, Owner: e.opts.Owner, Attempt: 1,
+		StartedAt: e.opts.Now().UTC(),
+	}
+	keepCtx := context.WithoutCancel(ctx)
+	if err := e.store.CreateRun(keepCtx, run); err != nil {
+		return nil, fmt.Errorf("job %s: record run: %w", job.Name, err)
+	}
+	log := runLog{e: e, run: run, ctx: keepCtx}
+	log.info("run started", "trigger", string(run.Trigger), "destinations", len(job.Destinations))
+	e.publish(notify.Event{Type: notify.RunStarted, Time: run.StartedAt, Job: job.Name, RunID: run.ID})
+
+	runCtx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	if job.Timeout > 0 {
+		var stop context.CancelFunc
+		runCtx, stop = context.WithTimeoutCause(runCtx, job.Timeout, fmt.Errorf("timed out after %s", job.Timeout))
+		defer stop()
+	}
+	go e.keepLease(runCtx, cancel, run, log)
+
+	x := &execution{e: e, job: job, run: run, log: log, compression: compression}
+	stopProgress := e.reportProgress(runCtx, x)
+	res := x.execute(runCtx)
+	stopProgress()
+
+	// Final status.
+	run.FinishedAt = e.opts.Now().UTC()
+	run.BytesRead, run.BytesWritten = x.bytesRead.Load(), x.bytesWritten.Load()
+	var runErr error
+	switch {
+	case x.sourceErr != nil || len(res.Failures) == len(job.Destinations):
+		run.Status = store.RunFailed
+		if cause := context.Cause(runCtx); runCtx.Err() != nil && errors.Is(cause, context.Canceled) {
+			run.Status = store.RunCanceled
+		}
+		runErr = x.failure(runCtx, res)
+	case len(res.Failures) > 0:
+		run.Status = store.RunPartial
+		runErr = fmt.Errorf("job %s: %d of %d destinations failed: %w", job.Name,
+			len(res.Failures), len(job.Destinations), joinFailures(res.Failures))
+	default:
+		run.Status = store.RunSucceeded
+	}
+	if runErr != nil {
+		run.Reason = oneLine(runErr.Error())
+	}
+	if res.Backup != nil {
+		if err := e.store.AddBackup(keepCtx, res.Backup); err != nil {
+			// The copies and their manifests exist; the catalog can be
+			// rebuilt from the manifests. Say so rather than delete them.
+			runErr = fmt.Errorf("job %s: catalog the backup (its copies and manifests are stored): %w", job.Name, err)
+			run.Status, run.Reason = store.RunFailed, oneLine(runErr.Error())
+			res.Backup = nil
+		} else {
+			run.BackupID = res.Backup.ID
+		}
+	}
+	if run.Status == store.RunSucceeded {
+		log.info("run succeeded", "backup", run.BackupID, "bytes_read", run.BytesRead, "bytes_written", run.BytesWritten,
+			"duration", run.FinishedAt.Sub(run.StartedAt).Round(time.Millisecond))
+	} else {
+		log.error("run "+string(run.Status), "reason", run.Reason)
+	}
+	if err := e.store.UpdateRun(keepCtx, run); err != nil {
+		runErr = errors.Join(runErr, fmt.Errorf("job %s: record run result: %w", job.Name, err))
+	}
+	res.Run = *run
+	e.publish(notify.Event{
+		Type: finishedEvent(run.Status), Time: run.FinishedAt, Job: job.Name, RunID: run.ID, BackupID: run.BackupID,
+		BytesRead: run.BytesRead, BytesWritten: run.BytesWritten, Elapsed: run.FinishedAt.Sub(run.StartedAt),
+		Rate: rate(run.BytesRead, run.FinishedAt.Sub(run.StartedAt)), Error: run.Reason,
+	})
+	return res, runErr
+}
+
+// execution is the state of one run's pipeline.
+type execution struct {
+	e           *Engine
+	job         *Job
+	run         *store.Run
+	log         runLog
+	compression Compression
+
+	bytesRead    atomic.Int64 // source bytes
+	bytesWritten atomic.Int64 // artifact bytes
+	sourceErr    error
+}
+
+// failure describes a failed or canceled run.
+func (x *execution) failure(runCtx context.Context, res *Result) error {
+	if runCtx.Err() != nil {
+		if cause := context.Cause(runCtx); cause != nil {
+			return fmt.Errorf("job %s: %w", x.job.Name, cause)
+		}
+	}
+	if x.sourceErr != nil {
+		return fmt.Errorf("job %s: %w", x.job.Name, x.sourceErr)
+	}
+	return fmt.Errorf("job %s: every destination failed: %w", x.job.Name, joinFailures(res.Failures))
+}
+
+// copyResult is one destination's outcome.
+type copyResult struct {
+	obj      destination.Object
+	err      error
+	complete bool // the destination read the stream to its end
+}
+
+func (x *execution) execute(ctx context.Context) *Result {
+	job, e := x.job, x.e
+	backupID := id.New()
+	created := x.run.StartedAt
+	key := ArtifactKey(job.Prefix, job.Name, created, backupID, job.ext(x.compression))
+	res := &Result{}
+
+	// Start one upload per destination, each reading its own branch.
+	fan := newFanout(ctx, len(job.Destinations), e.opts.QueueLength)
+	results := make([]copyResult, len(job.Destinations))
+	branches := fan.branches
+	var wg sync.WaitGroup
+	for i, t := range job.Destinations {
+		b := fan.branches[i]
+		wg.Go(func() {
+			defer b.stop()
+			obj, err := t.Destination.Put(ctx, key, b, &destination.PutOptions{ContentType: "application/octet-stream"})
+			results[i] = copyResult{obj: obj, err: err, complete: b.eof}
+		})
+	}
+
+	// The pipeline: source -> count -> compress -> hash, count, chunk -> fan-out.
+	hash := sha256.New()
+	chunker := bufio.NewWriterSize(fan, e.opts.ChunkSize)
+	artifact := io.MultiWriter(hash, counter{&x.bytesWritten}, chunker)
+	comp, err := x.compression.compressor(artifact)
+	if err != nil {
+		x.sourceErr = fmt.Errorf("compression: %w", err)
+	} else {
+		info, err := job.Source.Snapshot(ctx, io.MultiWriter(counter{&x.bytesRead}, comp))
+		res.Info = info
+		switch {
+		case err != nil && errors.Is(err, errAllDestinationsFailed):
+			// Reported per destination below.
+		case err != nil:
+			x.sourceErr = fmt.Errorf("source: %w", err)
+		case ctx.Err() != nil:
+			x.sourceErr = context.Cause(ctx)
+		}
+		cerr := comp.Close() // always: it releases the encoder's goroutines
+		if x.sourceErr == nil && cerr != nil && !errors.Is(cerr, errAllDestinationsFailed) {
+			x.sourceErr = fmt.Errorf("compression: %w", cerr)
+		}
+		if x.sourceErr == nil {
+			if ferr := chunker.Flush(); ferr != nil && !errors.Is(ferr, errAllDestinationsFailed) {
+				x.sourceErr = ferr
+			}
+		}
+	}
+	if x.sourceErr != nil {
+		fan.close(x.sourceErr)
+	} else {
+		fan.close(nil)
+	}
+	wg.Wait()
+	// When every destination gave up on its own, the source's write error is
+	// only the consequence: report the destinations' errors instead.
+	if x.sourceErr != nil && allFailedOnTheirOwn(branches, results) {
+		x.sourceErr = nil
+	}
+
+	size := x.bytesWritten.Load()
+	sum := hex.EncodeToString(hash.Sum(nil))
+	cleanupCtx := context.WithoutCancel(ctx)
+	var copies []store.Copy
+	for i, t := range job.Destinations {
+		r := results[i]
+		if x.sourceErr != nil {
+			if r.err == nil { // an adapter that broke the Put contract: remove what it kept
+				_ = t.Destination.Delete(cleanupCtx, key)
+			} else if branches[i].stoppedEarly() {
+				x.log.warn("destination failed", "destination", t.Name, "err", r.err)
+			}
+			continue
+		}
+		err := r.err
+		switch {
+		case err == nil && !r.complete:
+			err = errors.New("Put returned before reading the whole artifact")
+		case err == nil && r.obj.Size != size:
+			err = fmt.Errorf("stored %d bytes, want %d", r.obj.Size, size)
+		}
+		if err == nil {
+			err = x.putManifest(ctx, t.Destination, key, backupID, created, res.Info, size, sum)
+		}
+		if err != nil {
+			if r.err == nil {
+				_ = t.Destination.Delete(cleanupCtx, key)
+			}
+			x.log.error("destination failed", "destination", t.Name, "err", err)
+			res.Failures = append(res.Failures, DestinationError{Destination: t.Name, Err: err})
+			continue
+		}
+		x.log.info("copy stored", "destination", t.Name, "key", key, "bytes", size)
+		copies = append(copies, store.Copy{Destination: t.Name, Key: key, Size: size, CreatedAt: e.opts.Now().UTC()})
+	}
+	if x.sourceErr != nil {
+		x.log.error("source failed: no copy kept", "err", x.sourceErr)
+		return res
+	}
+	if len(copies) == 0 {
+		return res
+	}
+	infoJSON, _ := json.Marshal(res.Info)
+	status := store.BackupComplete
+	if len(copies) < len(job.Destinations) {
+		status = store.BackupPartial
+	}
+	res.Backup = &store.Backup{
+		ID: backupID, Job: job.Name, RunID: x.run.ID, Status: status, CreatedAt: created,
+		Size: size, SHA256: sum, Format: job.Source.Format(), Compression: string(x.compression),
+		SourceInfo: infoJSON, Copies: copies,
+	}
+	return res
+}
+
+func allFailedOnTheirOwn(branches []*branch, results []copyResult) bool {
+	for i, b := range branches {
+		if results[i].err == nil || !b.stoppedEarly() {
+			return false
+		}
+	}
+	return true
+}
+
+// putManifest writes the manifest beside a complete artifact.
+func (x *execution) putManifest(ctx context.Context, d destination.Destination, key, backupID string, created time.Time, info source.Info, size int64, sum string) error {
+	m := Manifest{
+		Version: ManifestVersion, BackupID: backupID, Job: x.job.Name, RunID: x.run.ID, CreatedAt: created,
+		Source: info, Artifact: key, Size: size, SHA256: sum, Compression: x.compression, Tool: Version,
+	}
+	data, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return fmt.Errorf("manifest: %w", err)
+	}
+	data = append(data, '\n')
+	if _, err := d.Put(ctx, key+ManifestSuffix, bytes.NewReader(data), &destination.PutOptions{Size: int64(len(data)), ContentType: "application/json"}); err != nil {
+		return fmt.Errorf("manifest: %w", err)
+	}
+	return nil
+}
+
+// reportProgress publishes progress events until the returned stop is called.
+func (e *Engine) reportProgress(ctx context.Context, x *execution) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		t := time.NewTicker(e.opts.ProgressInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				elapsed := e.opts.Now().Sub(x.run.StartedAt)
+				read := x.bytesRead.Load()
+				e.publish(notify.Event{
+					Type: notify.RunProgress, Time: e.opts.Now().UTC(), Job: x.job.Name, RunID: x.run.ID,
+					BytesRead: read, BytesWritten: x.bytesWritten.Load(), Elapsed: elapsed, Rate: rate(read, elapsed),
+				})
+			}
+		}
+	})
+	return func() { close(done); wg.Wait() }
+}
+
+func rate(n int64, d time.Duration) float64 {
+	if d <= 0 {
+		return 0
+	}
+	return float64(n) / d.Seconds()
+}
+
+func finishedEvent(s store.RunStatus) notify.EventType {
+	switch s {
+	case store.RunSucceeded:
+		return notify.RunSucceeded
+	case store.RunPartial:
+		return notify.RunPartial
+	case store.RunCanceled:
+		return notify.RunCanceled
+	case store.RunInterrupted:
+		return notify.RunInterrupted
+	}
+	return notify.RunFailed
+}
+
+func joinFailures(fs []DestinationError) error {
+	errs := make([]error, len(fs))
+	for i, f := range fs {
+		errs[i] = f
+	}
+	return errors.Join(errs...)
+}
+
+// oneLine folds a multi-line error into one line for run records.
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// counter counts bytes written through it.
+type counter struct{ n *atomic.Int64 }
+
+func (c counter) Write(p []byte) (int, error) { c.n.Add(int64(len(p))); return len(p), nil }
