@@ -1,0 +1,262 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/backupkit/backupkit/store"
+)
+
+const backupColumns = `id, job, run_id, status, created_at, size, sha256, format, compression, encryption, source_info, protected`
+
+func scanBackup(s scanner) (store.Backup, error) {
+	var b store.Backup
+	var info sql.NullString
+	err := s.Scan(&b.ID, &b.Job, &b.RunID, &b.Status, timeScanner{&b.CreatedAt}, &b.Size, &b.SHA256,
+		&b.Format, &b.Compression, &b.Encryption, &info, &b.Protected)
+	if info.Valid {
+		b.SourceInfo = json.RawMessage(info.String)
+	}
+	return b, err
+}
+
+// AddBackup inserts b and its copies in one transaction, assigning b.ID when
+// empty. It requires at least one copy, valid JSON (or nothing) in
+// SourceInfo and distinct copy destinations. A zero CreatedAt, of the backup
+// or of a copy, becomes the database clock's now. A backup whose ID exists
+// fails with store.ErrConflict. On success b holds the assigned values; on
+// failure b is unchanged and nothing is stored.
+func (db *DB) AddBackup(ctx context.Context, b *store.Backup) error {
+	if b == nil {
+		return errors.New("sqlstore: AddBackup: nil backup")
+	}
+	c := *b
+	c.Copies = slices.Clone(b.Copies)
+	if c.ID == "" {
+		c.ID = db.newID()
+	}
+	if len(c.Copies) == 0 {
+		return fmt.Errorf("sqlstore: add backup %s: a backup needs at least one copy", c.ID)
+	}
+	if c.SourceInfo != nil && !json.Valid(c.SourceInfo) {
+		return fmt.Errorf("sqlstore: add backup %s: SourceInfo is not valid JSON", c.ID)
+	}
+	seen := map[string]bool{}
+	for _, cp := range c.Copies {
+		if seen[cp.Destination] {
+			return fmt.Errorf("sqlstore: add backup %s: %w: two copies on destination %q", c.ID, store.ErrConflict, cp.Destination)
+		}
+		seen[cp.Destination] = true
+	}
+	t := db.d.encodeTime
+	err := db.inWrite(ctx, func(tx *tx) error {
+		needNow := c.CreatedAt.IsZero()
+		for _, cp := range c.Copies {
+			needNow = needNow || cp.CreatedAt.IsZero()
+		}
+		if needNow {
+			now, err := tx.now(ctx)
+			if err != nil {
+				return err
+			}
+			if c.CreatedAt.IsZero() {
+				c.CreatedAt = now
+			}
+			for i := range c.Copies {
+				if c.Copies[i].CreatedAt.IsZero() {
+					c.Copies[i].CreatedAt = now
+				}
+			}
+		}
+		_, err := tx.exec(ctx, `INSERT INTO backups (`+backupColumns+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`,
+			c.ID, c.Job, c.RunID, string(c.Status), t(c.CreatedAt), c.Size, c.SHA256, c.Format, c.Compression,
+			c.Encryption, nullJSON(c.SourceInfo), c.Protected)
+		if err != nil {
+			return err
+		}
+		for _, cp := range c.Copies {
+			_, err := tx.exec(ctx, `INSERT INTO backup_copies (backup_id, destination, object_key, size, created_at) VALUES (?,?,?,?,?)`,
+				c.ID, cp.Destination, cp.Key, cp.Size, t(cp.CreatedAt))
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	switch {
+	case err != nil && db.d.isUnique(err):
+		return fmt.Errorf("sqlstore: backup %s: %w: id already exists", c.ID, store.ErrConflict)
+	case err != nil:
+		return fmt.Errorf("sqlstore: add backup %s: %w", c.ID, err)
+	}
+	*b = c
+	return nil
+}
+
+// GetBackup returns the backup with its copies, or an error matching
+// store.ErrNotFound.
+func (db *DB) GetBackup(ctx context.Context, id string) (store.Backup, error) {
+	var b store.Backup
+	err := db.inRead(ctx, func(t *tx) error {
+		var err error
+		b, err = scanBackup(t.queryRow(ctx, `SELECT `+backupColumns+` FROM backups WHERE id = ?`, id))
+		if err != nil {
+			return err
+		}
+		copies, err := db.copies(ctx, t, `SELECT backup_id, destination, object_key, size, created_at
+			FROM backup_copies WHERE backup_id = ? ORDER BY id`, id)
+		b.Copies = copies[id]
+		return err
+	})
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return store.Backup{}, fmt.Errorf("sqlstore: backup %s: %w", id, store.ErrNotFound)
+	case err != nil:
+		return store.Backup{}, fmt.Errorf("sqlstore: get backup %s: %w", id, err)
+	}
+	return b, nil
+}
+
+// copies runs a query selecting (backup_id, destination, object_key, size,
+// created_at) and groups the copies by backup, in the query's order.
+func (db *DB) copies(ctx context.Context, t *tx, q string, args ...any) (map[string][]store.Copy, error) {
+	rows, err := t.query(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string][]store.Copy{}
+	for rows.Next() {
+		var backupID string
+		var c store.Copy
+		if err := rows.Scan(&backupID, &c.Destination, &c.Key, &c.Size, timeScanner{&c.CreatedAt}); err != nil {
+			return nil, err
+		}
+		out[backupID] = append(out[backupID], c)
+	}
+	return out, rows.Err()
+}
+
+// ListBackups returns the backups f selects with their copies, newest first:
+// by CreatedAt, then, for equal times, by ID. It never returns nil.
+func (db *DB) ListBackups(ctx context.Context, f store.BackupFilter) ([]store.Backup, error) {
+	where, args := "", []any{}
+	if f.Job != "" {
+		where = " WHERE job = ?"
+		args = append(args, f.Job)
+	}
+	const order = ` ORDER BY created_at DESC, id DESC`
+	limit := ""
+	if f.Limit > 0 {
+		limit = " LIMIT ?"
+		args = append(args, f.Limit)
+	}
+	out := []store.Backup{}
+	err := db.inRead(ctx, func(t *tx) error {
+		out = out[:0]
+		rows, err := t.query(ctx, `SELECT `+backupColumns+` FROM backups`+where+order+limit, args...)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			b, err := scanBackup(rows)
+			if err != nil {
+				rows.Close()
+				return err
+			}
+			out = append(out, b)
+		}
+		if err := rows.Close(); err != nil {
+			return err
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if len(out) == 0 {
+			return nil
+		}
+		// The same selection as a derived table (MySQL refuses LIMIT inside IN).
+		inner := `SELECT id FROM backups` + where
+		if limit != "" {
+			inner += order + limit
+		}
+		copies, err := db.copies(ctx, t, `SELECT c.backup_id, c.destination, c.object_key, c.size, c.created_at
+			FROM backup_copies c JOIN (`+inner+`) s ON s.id = c.backup_id ORDER BY c.id`, args...)
+		if err != nil {
+			return err
+		}
+		for i := range out {
+			out[i].Copies = copies[out[i].ID]
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: list backups: %w", err)
+	}
+	return out, nil
+}
+
+// DeleteCopy forgets the backup's copy on destination, and the backup with it
+// when no copy is left. A missing copy or backup is not an error.
+func (db *DB) DeleteCopy(ctx context.Context, backupID, destination string) error {
+	err := db.inWrite(ctx, func(t *tx) error {
+		if _, err := t.exec(ctx, `DELETE FROM backup_copies WHERE backup_id = ? AND destination = ?`, backupID, destination); err != nil {
+			return err
+		}
+		var left int
+		if err := t.queryRow(ctx, `SELECT COUNT(*) FROM backup_copies WHERE backup_id = ?`, backupID).Scan(&left); err != nil {
+			return err
+		}
+		if left == 0 {
+			_, err := t.exec(ctx, `DELETE FROM backups WHERE id = ?`, backupID)
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("sqlstore: delete copy of backup %s on %q: %w", backupID, destination, err)
+	}
+	return nil
+}
+
+// DeleteBackup forgets the backup and its copies. A missing backup is not an
+// error. Runs that produced it keep its ID in their history.
+func (db *DB) DeleteBackup(ctx context.Context, id string) error {
+	err := db.inWrite(ctx, func(t *tx) error {
+		// The foreign key cascades too; deleting explicitly does not depend on it.
+		if _, err := t.exec(ctx, `DELETE FROM backup_copies WHERE backup_id = ?`, id); err != nil {
+			return err
+		}
+		_, err := t.exec(ctx, `DELETE FROM backups WHERE id = ?`, id)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sqlstore: delete backup %s: %w", id, err)
+	}
+	return nil
+}
+
+// SetProtected sets or clears the backup's protection from retention, or
+// fails with an error matching store.ErrNotFound.
+func (db *DB) SetProtected(ctx context.Context, id string, protected bool) error {
+	var n int64
+	err := db.inWrite(ctx, func(t *tx) error {
+		res, err := t.exec(ctx, `UPDATE backups SET protected = ? WHERE id = ?`, protected, id)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	switch {
+	case err != nil:
+		return fmt.Errorf("sqlstore: protect backup %s: %w", id, err)
+	case n == 0:
+		return fmt.Errorf("sqlstore: backup %s: %w", id, store.ErrNotFound)
+	}
+	return nil
+}
