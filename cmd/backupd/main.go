@@ -26,6 +26,7 @@ import (
 	"strings"
 	"syscall"
 
+	_ "github.com/backupkit/backupkit/all"
 	"github.com/backupkit/backupkit/backup"
 	"github.com/backupkit/backupkit/config"
 )

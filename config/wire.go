@@ -1,0 +1,201 @@
+package config
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/backupkit/backupkit/backup"
+	"github.com/backupkit/backupkit/destination"
+	"github.com/backupkit/backupkit/internal/redact"
+	"github.com/backupkit/backupkit/source"
+	"github.com/backupkit/backupkit/store"
+)
+
+// OpenOptions configure Open. A nil *OpenOptions means the defaults.
+type OpenOptions struct {
+	// Logger receives the engine's logs. Default: a text logger on stderr at
+	// the configuration's log level.
+	Logger *slog.Logger
+	// Engine holds engine settings; its Logger is replaced by Logger.
+	Engine backup.Options
+}
+
+// Runtime is a configuration wired up: the store opened, every source and
+// destination opened through its URL scheme's adapter, and an engine.
+// The adapters' packages must be imported (package all imports them all).
+type Runtime struct {
+	Config *Config
+	Store  store.Store
+	// StoreURL is the store's URL with secrets redacted, for display.
+	StoreURL string
+	Engine   *backup.Engine
+	Logger   *slog.Logger
+	// Jobs are the configured jobs in file order.
+	Jobs []*ScheduledJob
+	// Destinations are the opened destinations by name.
+	Destinations map[string]destination.Destination
+}
+
+// ScheduledJob is a wired job with its schedule.
+type ScheduledJob struct {
+	Job *backup.Job
+	// Schedule is the cron expression (gronx syntax; "@midnight" is given as
+	// "@daily"), empty for jobs that only run when triggered.
+	Schedule string
+	// Location is the time zone the schedule is read in.
+	Location *time.Location
+}
+
+// SlogLevel returns the configuration's log level for log/slog.
+func (c *Config) SlogLevel() slog.Level {
+	switch c.LogLevel {
+	case LogLevelDebug:
+		return slog.LevelDebug
+	case LogLevelWarn:
+		return slog.LevelWarn
+	case LogLevelError:
+		return slog.LevelError
+	}
+	return slog.LevelInfo
+}
+
+// Open opens everything cfg names. On error, what was opened is closed again.
+// The caller must Close the Runtime.
+func Open(ctx context.Context, cfg *Config, opts *OpenOptions) (rt *Runtime, err error) {
+	var o OpenOptions
+	if opts != nil {
+		o = *opts
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.SlogLevel()}))
+	}
+	st, err := store.Open(ctx, cfg.Store)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			st.Close()
+		}
+	}()
+	eo := o.Engine
+	eo.Logger = o.Logger
+	rt = &Runtime{
+		Config: cfg, Store: st, StoreURL: redact.URLString(cfg.Store), Logger: o.Logger,
+		Engine: backup.New(st, &eo), Destinations: map[string]destination.Destination{},
+	}
+	for name, d := range cfg.Destinations {
+		dst, err := destination.Open(ctx, d.URL)
+		if err != nil {
+			return nil, fmt.Errorf("destinations.%s: %w", name, err)
+		}
+		rt.Destinations[name] = dst
+	}
+	for _, j := range cfg.Jobs {
+		src, err := source.Open(ctx, j.Source)
+		if err != nil {
+			return nil, fmt.Errorf("job %s: source: %w", j.Name, err)
+		}
+		loc, err := time.LoadLocation(j.Timezone)
+		if err != nil {
+			return nil, fmt.Errorf("job %s: timezone: %w", j.Name, err)
+		}
+		job := &backup.Job{Name: j.Name, Source: src, Compression: backup.Compression(j.Compression),
+			Prefix: j.Prefix, Timeout: time.Duration(j.Timeout)}
+		for _, name := range j.Destinations {
+			job.Destinations = append(job.Destinations, backup.Target{Name: name, Destination: rt.Destinations[name]})
+		}
+		if err := job.Validate(); err != nil {
+			return nil, err
+		}
+		schedule := j.Schedule
+		if strings.EqualFold(schedule, "@midnight") {
+			schedule = "@daily"
+		}
+		rt.Jobs = append(rt.Jobs, &ScheduledJob{Job: job, Schedule: schedule, Location: loc})
+	}
+	return rt, nil
+}
+
+// Job returns the wired job of that name; the error lists the known jobs.
+func (rt *Runtime) Job(name string) (*ScheduledJob, error) {
+	if _, err := rt.Config.Job(name); err != nil {
+		return nil, err
+	}
+	for _, j := range rt.Jobs {
+		if j.Job.Name == name {
+			return j, nil
+		}
+	}
+	return nil, fmt.Errorf("%w %q", ErrUnknownJob, name)
+}
+
+// Recover cleans up after processes that died: it removes the leftovers of
+// interrupted writes on every destination that can tell them apart
+// (destination.Cleaner), and marks as interrupted the runs whose lease expired
+// and the runs of this host whose process is gone. Call it when a daemon
+// starts; it is safe while other processes run backups.
+func (rt *Runtime) Recover(ctx context.Context) error {
+	var errs []error
+	for name, d := range rt.Destinations {
+		c, ok := d.(destination.Cleaner)
+		if !ok {
+			continue
+		}
+		n, err := c.Cleanup(ctx)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("destinations.%s: cleanup: %w", name, err))
+		}
+		if n > 0 {
+			rt.Logger.Info("removed leftovers of interrupted writes", "destination", name, "count", n)
+		}
+	}
+	expired, err := rt.Store.InterruptExpired(ctx)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("store: interrupt expired runs: %w", err))
+	}
+	for _, r := range expired {
+		rt.Logger.Warn("run interrupted: its lease expired", "job", r.Job, "run", r.ID, "owner", r.Owner)
+	}
+	running, err := rt.Store.ListRuns(ctx, store.RunFilter{Status: store.RunRunning, Limit: 1000})
+	if err != nil {
+		errs = append(errs, fmt.Errorf("store: list running runs: %w", err))
+	}
+	for _, r := range running {
+		if !deadLocalOwner(r.Owner) {
+			continue
+		}
+		r.Status, r.Reason, r.FinishedAt = store.RunInterrupted, "its process ("+r.Owner+") is gone", time.Now().UTC()
+		if err := rt.Store.UpdateRun(ctx, &r); err != nil {
+			errs = append(errs, fmt.Errorf("store: mark run %s interrupted: %w", r.ID, err))
+			continue
+		}
+		rt.Logger.Warn("run interrupted: its process is gone", "job", r.Job, "run", r.ID, "owner", r.Owner)
+	}
+	return errors.Join(errs...)
+}
+
+// deadLocalOwner reports whether owner ("host:pid", as the engine writes it)
+// names a process of this host that no longer exists.
+func deadLocalOwner(owner string) bool {
+	host, pidText, ok := strings.Cut(owner, ":")
+	me, _ := os.Hostname()
+	if !ok || host != me {
+		return false
+	}
+	pid, err := strconv.Atoi(pidText)
+	if err != nil || pid <= 0 || pid == os.Getpid() {
+		return false
+	}
+	return errors.Is(syscall.Kill(pid, 0), syscall.ESRCH)
+}
+
+// Close closes the store.
+func (rt *Runtime) Close() error { return rt.Store.Close() }
