@@ -32,7 +32,8 @@ type Options struct {
 	// ChunkSize is the size of the chunks the artifact is cut into for the
 	// destinations; QueueLength is how many chunks each destination may lag
 	// behind the fastest. Memory for a run is about
-	// destinations × (QueueLength+1) × ChunkSize plus the compressor's window.
+	// (destinations × QueueLength + 2) × ChunkSize for the fan-out, plus the
+	// compressor's (zstd: 2 × (cores+3) × 4 MiB at most).
 	// Defaults: 1 MiB and 4.
 	ChunkSize   int
 	QueueLength int

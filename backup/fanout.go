@@ -5,17 +5,32 @@ import (
 	"errors"
 	"io"
 	"sync"
+	"sync/atomic"
 )
 
 // fanout copies one byte stream to several readers, one per destination, each
-// consumed by its own goroutine. Each branch has a bounded queue of chunks, so
-// memory is at most branches × (queueLen+1) × chunk size, and the slowest live
-// branch applies back-pressure to the writer. A branch whose consumer stops
-// (its Put failed) is cut off; the others go on. Write fails only when every
-// branch is gone.
+// consumed by its own goroutine. It cuts the stream into chunks of a fixed
+// size, taken from a pool and shared by every branch (reference-counted, never
+// copied per branch). Each branch has a bounded queue of chunks, so memory is
+// at most about (branches × queueLen + 2) chunks, and the slowest live branch
+// applies back-pressure to the writer. A branch whose consumer stops (its Put
+// failed) is cut off; the others go on. Write fails only when every branch is
+// gone.
+//
+// Write and flush and close are called from one goroutine; each branch's Read
+// from another.
 type fanout struct {
-	branches []*branch
-	ctx      context.Context
+	branches  []*branch
+	ctx       context.Context
+	chunkSize int
+	pool      sync.Pool // *chunk
+	cur       *chunk    // being filled
+}
+
+// chunk is a piece of the stream shared by the branches that still need it.
+type chunk struct {
+	buf  []byte
+	refs atomic.Int32
 }
 
 // errAllDestinationsFailed is returned by fanout.Write when no branch is left.
@@ -23,7 +38,8 @@ var errAllDestinationsFailed = errors.New("every destination failed")
 
 // branch is the reading side of one fan-out queue. It implements io.Reader.
 type branch struct {
-	queue chan []byte
+	f     *fanout
+	queue chan *chunk
 	done  chan struct{} // closed when the consumer stops reading (Put returned)
 
 	mu     sync.Mutex
@@ -31,48 +47,95 @@ type branch struct {
 	closed bool  // the writer has ended the stream
 	early  bool  // the consumer stopped before the writer ended the stream
 
-	cur  []byte
+	cur  *chunk
+	off  int
 	eof  bool // the consumer has seen io.EOF
 	dead bool // writer side: cut off after the consumer stopped
 }
 
-func newFanout(ctx context.Context, n, queueLen int) *fanout {
-	f := &fanout{ctx: ctx}
+func newFanout(ctx context.Context, n, queueLen, chunkSize int) *fanout {
+	f := &fanout{ctx: ctx, chunkSize: chunkSize}
 	for range n {
 		f.branches = append(f.branches, &branch{
-			queue: make(chan []byte, queueLen),
+			f:     f,
+			queue: make(chan *chunk, queueLen),
 			done:  make(chan struct{}),
 		})
 	}
 	return f
 }
 
-// Write sends a copy of p to every live branch. It blocks while the slowest live
-// branch's queue is full.
-func (f *fanout) Write(p []byte) (int, error) {
-	if len(p) == 0 {
-		return 0, nil
+func (f *fanout) get() *chunk {
+	if c, ok := f.pool.Get().(*chunk); ok {
+		c.buf = c.buf[:0]
+		return c
 	}
-	c := make([]byte, len(p))
-	copy(c, p)
+	return &chunk{buf: make([]byte, 0, f.chunkSize)}
+}
+
+func (f *fanout) release(c *chunk) {
+	if c.refs.Add(-1) == 0 {
+		f.pool.Put(c)
+	}
+}
+
+// Write copies p into chunks and sends every full chunk to the live branches.
+// It blocks while the slowest live branch's queue is full.
+func (f *fanout) Write(p []byte) (int, error) {
+	n := len(p)
+	for len(p) > 0 {
+		if f.cur == nil {
+			f.cur = f.get()
+		}
+		k := copy(f.cur.buf[len(f.cur.buf):f.chunkSize], p)
+		f.cur.buf = f.cur.buf[:len(f.cur.buf)+k]
+		p = p[k:]
+		if len(f.cur.buf) == f.chunkSize {
+			if err := f.send(); err != nil {
+				return n - len(p), err
+			}
+		}
+	}
+	return n, nil
+}
+
+// flush sends the partly filled chunk, if any.
+func (f *fanout) flush() error {
+	if f.cur == nil || len(f.cur.buf) == 0 {
+		return nil
+	}
+	return f.send()
+}
+
+func (f *fanout) send() error {
+	c := f.cur
+	f.cur = nil
 	live := 0
+	for _, b := range f.branches {
+		if !b.dead {
+			live++
+		}
+	}
+	c.refs.Store(int32(live))
+	sent := 0
 	for _, b := range f.branches {
 		if b.dead {
 			continue
 		}
 		select {
 		case b.queue <- c:
-			live++
+			sent++
 		case <-b.done:
 			b.dead = true
+			f.release(c)
 		case <-f.ctx.Done():
-			return 0, f.ctx.Err()
+			return f.ctx.Err()
 		}
 	}
-	if live == 0 {
-		return 0, errAllDestinationsFailed
+	if sent == 0 {
+		return errAllDestinationsFailed
 	}
-	return len(p), nil
+	return nil
 }
 
 // close ends every branch's stream: with io.EOF when err is nil, else with err,
@@ -88,7 +151,7 @@ func (f *fanout) close(err error) {
 
 // Read implements io.Reader for the destination's Put.
 func (b *branch) Read(p []byte) (int, error) {
-	for len(b.cur) == 0 {
+	if b.cur == nil {
 		c, ok := <-b.queue
 		if !ok {
 			b.mu.Lock()
@@ -100,10 +163,14 @@ func (b *branch) Read(p []byte) (int, error) {
 			}
 			return 0, err
 		}
-		b.cur = c
+		b.cur, b.off = c, 0
 	}
-	n := copy(p, b.cur)
-	b.cur = b.cur[n:]
+	n := copy(p, b.cur.buf[b.off:])
+	b.off += n
+	if b.off == len(b.cur.buf) {
+		b.f.release(b.cur)
+		b.cur = nil
+	}
 	return n, nil
 }
 

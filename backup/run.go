@@ -1,7 +1,6 @@
 package backup
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -198,7 +197,7 @@ func (x *execution) execute(ctx context.Context) *Result {
 	res := &Result{}
 
 	// Start one upload per destination, each reading its own branch.
-	fan := newFanout(ctx, len(job.Destinations), e.opts.QueueLength)
+	fan := newFanout(ctx, len(job.Destinations), e.opts.QueueLength, e.opts.ChunkSize)
 	results := make([]copyResult, len(job.Destinations))
 	branches := fan.branches
 	var wg sync.WaitGroup
@@ -213,8 +212,7 @@ func (x *execution) execute(ctx context.Context) *Result {
 
 	// The pipeline: source -> count -> compress -> hash, count, chunk -> fan-out.
 	hash := sha256.New()
-	chunker := bufio.NewWriterSize(fan, e.opts.ChunkSize)
-	artifact := io.MultiWriter(hash, counter{&x.bytesWritten}, chunker)
+	artifact := io.MultiWriter(hash, counter{&x.bytesWritten}, fan)
 	comp, err := x.compression.compressor(artifact)
 	if err != nil {
 		x.sourceErr = fmt.Errorf("compression: %w", err)
@@ -234,7 +232,7 @@ func (x *execution) execute(ctx context.Context) *Result {
 			x.sourceErr = fmt.Errorf("compression: %w", cerr)
 		}
 		if x.sourceErr == nil {
-			if ferr := chunker.Flush(); ferr != nil && !errors.Is(ferr, errAllDestinationsFailed) {
+			if ferr := fan.flush(); ferr != nil && !errors.Is(ferr, errAllDestinationsFailed) {
 				x.sourceErr = ferr
 			}
 		}
