@@ -318,3 +318,34 @@ func TestRestoreRefusesEscapingTar(t *testing.T) {
 	_, err = os.Stat(filepath.Join(parent, "target"))
 	assert.ErrorIs(t, err, os.ErrNotExist, "a refused restore leaves no target")
 }
+
+// TestQuickstartAsANewcomerRunsIt runs the README's first command with the
+// quickstart config exactly as shipped (every minute, on the minute) and
+// waits for the first backup: it must come within a minute and a bit.
+func TestQuickstartAsANewcomerRunsIt(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	require.NoError(t, os.CopyFS(dir, os.DirFS(filepath.Join("..", "..", "examples", "quickstart"))))
+	cmd := exec.Command(backupdBin, "serve", "--config", "backupd.yaml")
+	cmd.Dir = dir
+	var logs bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	require.NoError(t, cmd.Start())
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+
+	deadline := time.Now().Add(75 * time.Second)
+	for {
+		r := backupd(t, dir, "list", "--config", "backupd.yaml")
+		if strings.Contains(r.stdout, "quickstart") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no backup within 75 s; serve said:\n%s", logs.String())
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+	require.NoError(t, <-done, logs.String())
+}
