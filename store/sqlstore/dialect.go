@@ -1,6 +1,8 @@
 package sqlstore
 
 import (
+	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -51,6 +53,25 @@ type dialect struct {
 	migrationsTable string
 	// isUnique reports whether err is a unique or primary key violation.
 	isUnique func(error) bool
+	// claimConflict is appended to the INSERT of a claimed run so that losing
+	// the slot (runs_slot_claim) inserts nothing instead of failing; "" where
+	// the database cannot name the conflict target (MySQL), which then fails
+	// with an error isSlotTaken recognizes.
+	claimConflict string
+	// isSlotTaken reports whether err is a violation of runs_slot_claim; nil
+	// when claimConflict is set.
+	isSlotTaken func(error) bool
+	// isRetryable reports whether a write transaction failed only because of
+	// another one (deadlock, serialization failure) and may be run again; nil
+	// when writers are serialized (SQLite).
+	isRetryable func(error) bool
+	// lockMigrations takes a lock, held by the connection c, that serializes
+	// migrations across processes, and returns its release; nil where the
+	// migration's write transaction is lock enough (SQLite).
+	lockMigrations func(ctx context.Context, c *sql.Conn) (unlock func(), err error)
+	// splitScripts reports whether a migration must be executed a statement
+	// at a time (the MySQL driver runs one statement per call).
+	splitScripts bool
 
 	rebinds sync.Map // query -> rebound query, for numbered dialects
 }
@@ -124,6 +145,7 @@ var sqliteDialect = &dialect{
 	encodeTime:    unixNanos,
 	descNullsLast: "DESC NULLS LAST",
 	forUpdate:     "", // write transactions are BEGIN IMMEDIATE on the single writer
+	claimConflict: " ON CONFLICT (job, schedule_id, slot, attempt) DO NOTHING",
 	migrationsTable: `CREATE TABLE IF NOT EXISTS schema_migrations (
 	version    INTEGER PRIMARY KEY,
 	name       TEXT    NOT NULL,

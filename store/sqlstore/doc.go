@@ -7,29 +7,37 @@
 // The queries are written once, in the SQL that SQLite, PostgreSQL and
 // MySQL/MariaDB share, and a small dialect value carries the differences:
 // placeholders ('?' or '$1'), how a time is bound (SQLite: INTEGER Unix
-// nanoseconds; planned: PostgreSQL timestamptz and MySQL DATETIME(6) in UTC,
-// to the microsecond), how the database clock is read, NULLS LAST, row locking, how
-// a unique violation is recognized, and one migration set per dialect under
-// migrations/<dialect>/. Today the SQLite dialect exists, through the pure-Go
-// driver modernc.org/sqlite (no cgo); PostgreSQL (pgx) and MySQL/MariaDB
-// (go-sql-driver/mysql, which must be opened with clientFoundRows=true so that
-// "rows affected" counts matched rows) follow.
+// nanoseconds; PostgreSQL: timestamptz; MySQL: DATETIME(6) in UTC, both to the
+// microsecond), how the database clock is read (now(), UTC_TIMESTAMP(6)),
+// NULLS LAST, row locking, how a unique violation and a retryable conflict
+// (deadlock, serialization failure: the transaction is run again) are
+// recognized, how migrations are locked, and one migration set per dialect
+// under migrations/<dialect>/. The drivers are modernc.org/sqlite (pure Go,
+// no cgo), github.com/jackc/pgx/v5 (database/sql driver "pgx") and
+// github.com/go-sql-driver/mysql, opened with parseTime, clientFoundRows (so
+// that "rows affected" counts matched rows), loc=UTC, time_zone '+00:00' and
+// sql_mode TRADITIONAL (strict).
 //
 // # Opening
 //
 // OpenSQLite opens a database file by path; Open and OpenURL take a URL, and
-// the package registers the "sqlite" scheme with store.Register, so a blank
-// import makes store.Open understand:
+// the package registers the "sqlite", "postgres", "postgresql" and "mysql"
+// schemes with store.Register, so a blank import makes store.Open understand:
 //
 //	sqlite:///var/lib/backupd/store.db   absolute path
 //	sqlite:/var/lib/backupd/store.db     absolute path
 //	sqlite://localhost/var/lib/store.db  absolute path
 //	sqlite:data/store.db                 path relative to the working directory
 //	sqlite::memory:                      private in-memory database (tests)
+//	postgres://user:pass@host:5432/db?sslmode=require   (or postgresql://)
+//	mysql://user:pass@host:3306/db?tls=true
 //
-// Paths are percent-decoded; query parameters are refused. A missing database
-// file is created with mode 0600 (it will hold credentials), and its parent
-// folder with mode 0700.
+// SQLite paths are percent-decoded; query parameters are refused. A missing
+// database file is created with mode 0600 (it will hold credentials), and its
+// parent folder with mode 0700. PostgreSQL URLs take any parameter pgx
+// understands (sslmode, search_path, ...); MySQL URLs take go-sql-driver DSN
+// parameters, except the ones the store fixes. The database must exist; the
+// store creates its tables. Errors never contain the URL's password.
 //
 // # SQLite settings and concurrency
 //
@@ -58,7 +66,11 @@
 // and numbered from 1 without gaps. At Open every migration newer than the
 // database's version (the highest version in the schema_migrations table) runs
 // in its own transaction, which first checks the version again, so that
-// processes opening one database at once apply each migration exactly once.
+// processes opening one database at once apply each migration exactly once;
+// on PostgreSQL and MySQL the whole migration also holds a database lock
+// (pg_advisory_lock per database and schema, GET_LOCK per database). MySQL
+// commits DDL implicitly, so its migration statements are written to be run
+// again safely after a crash half-way.
 // Opening is idempotent. A database whose version is newer than the last
 // migration this code knows is refused with an error matching ErrSchemaTooNew:
 // an older backupkit must not write to a schema it does not know. Migrations

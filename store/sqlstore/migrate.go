@@ -59,12 +59,26 @@ func loadMigrations(fsys fs.FS) ([]migration, error) {
 
 // migrate brings the schema up to date: each missing migration runs in its own
 // write transaction, which first checks again that nobody else applied it (two
-// processes may open one database at once). It refuses a database whose
-// version is newer than the last migration known.
+// processes may open one database at once). On PostgreSQL and MySQL the whole
+// migration holds a database lock (pg_advisory_lock, GET_LOCK), since their
+// concurrent DDL is not serialized by the write transaction alone. It refuses
+// a database whose version is newer than the last migration known.
 func (db *DB) migrate(ctx context.Context) error {
 	ms, err := db.d.migrationSet()
 	if err != nil {
 		return err
+	}
+	if db.d.lockMigrations != nil {
+		c, err := db.write.Conn(ctx)
+		if err != nil {
+			return fmt.Errorf("sqlstore: migrate: %w", err)
+		}
+		defer c.Close()
+		unlock, err := db.d.lockMigrations(ctx, c)
+		if err != nil {
+			return fmt.Errorf("sqlstore: migrate: take the migration lock: %w", err)
+		}
+		defer unlock()
 	}
 	if _, err := db.write.ExecContext(ctx, db.d.migrationsTable); err != nil {
 		return fmt.Errorf("sqlstore: create schema_migrations: %w", err)
@@ -92,8 +106,14 @@ func (db *DB) migrate(ctx context.Context) error {
 			case cur >= m.version:
 				return nil // another process applied it meanwhile
 			}
-			if _, err := t.ExecContext(ctx, m.sql); err != nil {
-				return fmt.Errorf("sqlstore: migration %s: %w", m.name, err)
+			stmts := []string{m.sql}
+			if db.d.splitScripts {
+				stmts = splitStatements(m.sql)
+			}
+			for _, st := range stmts {
+				if _, err := t.ExecContext(ctx, st); err != nil {
+					return fmt.Errorf("sqlstore: migration %s: %w", m.name, err)
+				}
 			}
 			now, err := t.now(ctx)
 			if err != nil {

@@ -15,19 +15,22 @@ import (
 	"time"
 
 	"github.com/backupkit/backupkit/internal/id"
+	"github.com/backupkit/backupkit/internal/redact"
 	"github.com/backupkit/backupkit/store"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 )
 
 func init() {
-	store.Register("sqlite", func(ctx context.Context, u *url.URL) (store.Store, error) {
-		db, err := OpenURL(ctx, u)
-		if err != nil {
-			return nil, err
-		}
-		return db, nil
-	})
+	for _, scheme := range []string{"sqlite", "postgres", "postgresql", "mysql"} {
+		store.Register(scheme, func(ctx context.Context, u *url.URL) (store.Store, error) {
+			db, err := OpenURL(ctx, u)
+			if err != nil {
+				return nil, err
+			}
+			return db, nil
+		})
+	}
 }
 
 // Memory is the path OpenSQLite understands as a private in-memory database,
@@ -48,6 +51,8 @@ type DB struct {
 	// are the same single-connection pool.
 	write *sql.DB
 	read  *sql.DB
+	// key encrypts connection credentials (WithKey); nil when none was given.
+	key []byte
 
 	closeOnce sync.Once
 	closeErr  error
@@ -61,6 +66,8 @@ type Option func(*options)
 type options struct {
 	busyTimeout  time.Duration
 	maxReadConns int
+	maxConns     int
+	key          []byte
 }
 
 // WithBusyTimeout sets how long SQLite waits for another process's lock before
@@ -81,26 +88,34 @@ func WithMaxReadConns(n int) Option {
 }
 
 // OpenURL opens the store a URL names and brings its schema up to date. The
-// scheme selects the dialect; today that is "sqlite" (see the package
-// documentation for the accepted forms). Errors never include the URL.
+// scheme selects the dialect: "sqlite", "postgres" or "postgresql", "mysql"
+// (see the package documentation for the accepted forms). Errors never
+// include the URL's password.
 func OpenURL(ctx context.Context, u *url.URL, opts ...Option) (*DB, error) {
-	switch strings.ToLower(u.Scheme) {
-	case "sqlite":
+	d, err := dialectFor(u.Scheme)
+	if err != nil {
+		return nil, err
+	}
+	switch d {
+	case sqliteDialect:
 		p, err := sqlitePath(u)
 		if err != nil {
 			return nil, err
 		}
 		return OpenSQLite(ctx, p, opts...)
+	case postgresDialect:
+		return openPostgres(ctx, u, opts...)
 	default:
-		return nil, fmt.Errorf("sqlstore: unsupported scheme %q (supported: sqlite)", u.Scheme)
+		return openMySQL(ctx, u, opts...)
 	}
 }
 
-// Open is OpenURL for a URL string, such as "sqlite:///var/lib/backupd/store.db".
+// Open is OpenURL for a URL string, such as "sqlite:///var/lib/backupd/store.db"
+// or "postgres://backupd:secret@db.internal:5432/backupd".
 func Open(ctx context.Context, rawURL string, opts ...Option) (*DB, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
-		return nil, errors.New("sqlstore: cannot parse store URL")
+		return nil, fmt.Errorf("sqlstore: cannot parse store URL %s", redact.URLString(rawURL))
 	}
 	return OpenURL(ctx, u, opts...)
 }
@@ -296,7 +311,24 @@ func (db *DB) inRead(ctx context.Context, fn func(*tx) error) error {
 	return db.inTx(ctx, db.read, &sql.TxOptions{ReadOnly: true}, fn)
 }
 
+// maxTxAttempts bounds how often a transaction that lost a deadlock or a
+// serialization conflict is run again.
+const maxTxAttempts = 10
+
+// inTx runs fn in a transaction on pool. A transaction that the database
+// aborted because of another one (dialect.isRetryable) is rolled back and run
+// again, so fn must not have effects outside the transaction other than
+// overwriting what it computes.
 func (db *DB) inTx(ctx context.Context, pool *sql.DB, opts *sql.TxOptions, fn func(*tx) error) error {
+	for attempt := 1; ; attempt++ {
+		err := db.inTxOnce(ctx, pool, opts, fn)
+		if err == nil || db.d.isRetryable == nil || !db.d.isRetryable(err) || attempt == maxTxAttempts || ctx.Err() != nil {
+			return err
+		}
+	}
+}
+
+func (db *DB) inTxOnce(ctx context.Context, pool *sql.DB, opts *sql.TxOptions, fn func(*tx) error) error {
 	sqlTx, err := pool.BeginTx(ctx, opts)
 	if err != nil {
 		return fmt.Errorf("sqlstore: begin: %w", err)
