@@ -335,3 +335,40 @@ func TestJobValidate(t *testing.T) {
 	assert.NoError(t, ok.Validate())
 	assert.True(t, slices.Contains([]string{"bin"}, src.Format()))
 }
+
+// A zstd artifact is a series of independent frames; cut at a frame boundary
+// it is still valid zstd, only shorter. The restore must still fail, and fail
+// before the Restorer sees a clean end of stream.
+func TestRestoreDetectsArtifactCutAtFrameBoundary(t *testing.T) {
+	for _, comp := range []backup.Compression{backup.Zstd, backup.Gzip} {
+		t.Run(string(comp), func(t *testing.T) {
+			ctx := context.Background()
+			eng, _ := newEngine(t)
+			a := memory.New()
+			src := newBytesSource(randomBytes(t, 9<<20))
+			job := &backup.Job{Name: "app", Source: src, Compression: comp, Destinations: []backup.Target{{Name: "a", Destination: a}}}
+			res, err := eng.Run(ctx, job, backup.RunOptions{})
+			require.NoError(t, err)
+			key := res.Backup.Copies[0].Key
+			rc, err := a.Open(ctx, key)
+			require.NoError(t, err)
+			data, err := io.ReadAll(rc)
+			require.NoError(t, err)
+
+			cut := len(data) - 1
+			if comp == backup.Zstd {
+				magic := []byte{0x28, 0xb5, 0x2f, 0xfd}
+				cut = bytes.Index(data[4:], magic) + 4
+				require.Greater(t, cut, 4, "expected several zstd frames")
+			}
+			_, err = a.Put(ctx, key, bytes.NewReader(data[:cut]), nil)
+			require.NoError(t, err)
+			err = eng.Restore(ctx, job, res.Backup.ID, backup.RestoreOptions{})
+			require.Error(t, err)
+			if comp == backup.Zstd { // valid zstd: only the recorded size and hash can tell
+				require.ErrorIs(t, err, backup.ErrChecksum)
+			}
+			assert.Nil(t, src.restored, "the restorer must see the failure before the end of the stream")
+		})
+	}
+}
