@@ -33,7 +33,12 @@ type Restorer interface {
 	// according to opts. It does not close r. It must refuse, with an error and
 	// without writing outside the target, any entry that would escape the target
 	// (absolute paths, "..", links pointing out). With opts.DryRun it reads and
-	// validates the whole stream and writes nothing.
+	// validates the whole stream and writes nothing (it need not look at the
+	// target). It commits nothing before r has returned io.EOF, so that a
+	// reader that fails at the very end (a checksum mismatch found by the
+	// engine) still aborts the restore; each adapter documents what a failure
+	// leaves at the target. Canceling ctx makes it return an error wrapping
+	// ctx.Err().
 	Restore(ctx context.Context, r io.Reader, opts RestoreOptions) error
 }
 
