@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/backupkit/backupkit/destination"
+	"github.com/backupkit/backupkit/retention"
 	"github.com/backupkit/backupkit/source"
 )
 
@@ -26,6 +27,9 @@ type Job struct {
 	Prefix string
 	// Timeout bounds one run; zero means no limit.
 	Timeout time.Duration
+	// Retention, when set, is applied by Engine.Prune and automatically after
+	// every successful run. Nil keeps every backup.
+	Retention *retention.Policy
 }
 
 // Target is a named destination of a job. The name is what the catalog records
@@ -71,6 +75,11 @@ func (j *Job) Validate() error {
 	}
 	if j.Timeout < 0 {
 		errs = append(errs, fmt.Errorf("job %q: timeout: %s is negative", j.Name, j.Timeout))
+	}
+	if j.Retention != nil {
+		if err := j.Retention.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("job %q: %w", j.Name, err))
+		}
 	}
 	return errors.Join(errs...)
 }

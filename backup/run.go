@@ -70,6 +70,10 @@ func (d DestinationError) Unwrap() error { return d.Err }
 // Run returns a nil error only for succeeded; for the other statuses the error
 // explains, and Result (never nil once the run was recorded) says what exists.
 // A job that fails validation is not recorded and returns a nil Result.
+//
+// After a succeeded run of a job with a Retention policy, Run prunes the job
+// (see Prune) and writes the outcome to the run's log; pruning never changes
+// the run's status, Result or error.
 func (e *Engine) Run(ctx context.Context, job *Job, opts RunOptions) (*Result, error) {
 	if err := job.Validate(); err != nil {
 		return nil, err
@@ -153,6 +157,9 @@ func (e *Engine) Run(ctx context.Context, job *Job, opts RunOptions) (*Result, e
 		BytesRead: run.BytesRead, BytesWritten: run.BytesWritten, Elapsed: run.FinishedAt.Sub(run.StartedAt),
 		Rate: rate(run.BytesRead, run.FinishedAt.Sub(run.StartedAt)), Error: run.Reason,
 	})
+	if run.Status == store.RunSucceeded && job.Retention != nil {
+		e.pruneAfterRun(ctx, job, log) // logs its outcome; never changes the run's
+	}
 	return res, runErr
 }
 
