@@ -8,6 +8,7 @@ package all
 import (
 	_ "github.com/backupkit/backupkit/destination/local"  // file:
 	_ "github.com/backupkit/backupkit/destination/memory" // mem:
+	_ "github.com/backupkit/backupkit/destination/s3"     // s3:
 	_ "github.com/backupkit/backupkit/source/dir"         // dir:
 	_ "github.com/backupkit/backupkit/store/sqlstore"     // sqlite:
 )
