@@ -17,6 +17,9 @@ BK_DB_PASSWORD=backupkit
 BK_S3_ACCESS_KEY=backupkit
 BK_S3_SECRET_KEY=backupkit-secret
 
+# Name of this run's databases (MariaDB and PostgreSQL).
+RUN_DB="bkrun_$(date +%s)_$$"
+
 _PIDS=()       # servers we started, stopped by stop_servers
 _PID_NAMES=()
 _DROP_DBS=()   # "mysql NAME" / "postgres NAME", dropped by stop_servers
@@ -258,7 +261,7 @@ setup_mariadb() {
 		die "MariaDB answers on 127.0.0.1:3306 but neither the Unix socket nor root over TCP lets test-all in as administrator"
 
 	local db u stale
-	db="bkrun_$(date +%s)_$$"
+	db=$RUN_DB
 	# A dedicated user with a password works on this machine (root, empty
 	# password) and on a fresh Debian install (root via unix_socket only).
 	mysql_admin -e "
@@ -330,7 +333,7 @@ setup_postgres() {
 		die "PostgreSQL answers on 127.0.0.1:5432 but test-all cannot get in as administrator (tried the postgres user over the socket, postgres and root over TCP)"
 
 	local db u
-	db="bkrun_$(date +%s)_$$"
+	db=$RUN_DB
 	pg_admin -c "DO \$\$ BEGIN
 			IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$BK_DB_USER') THEN
 				CREATE ROLE $BK_DB_USER LOGIN SUPERUSER PASSWORD '$BK_DB_PASSWORD';
