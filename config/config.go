@@ -18,6 +18,9 @@
 //	    compression: zstd
 //	    prefix: nightly
 //	    timeout: 2h
+//	    retention:                    # see docs/retention.md
+//	      preset: spatie
+//	      max_total_size: 20GiB
 //
 // [Load] and [Parse] report every problem in the file at once, each with the
 // file name, line and key path, sorted by line, for example
@@ -41,6 +44,8 @@ import (
 	_ "time/tzdata" // time zones must load on machines without a zoneinfo database
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/backupkit/backupkit/retention"
 )
 
 // Defaults applied by Parse and Load to settings the file leaves empty.
@@ -124,6 +129,123 @@ type Job struct {
 	Prefix string `yaml:"prefix"`
 	// Timeout limits one run; zero means no limit.
 	Timeout Duration `yaml:"timeout"`
+	// Retention says which backups to keep; nil (no "retention" key) keeps
+	// them all.
+	Retention *Retention `yaml:"retention"`
+}
+
+// Retention is a job's "retention": a preset and rules that refine it. The
+// rules mean what the fields of retention.Policy of the same name mean (see
+// docs/retention.md). A rule set to a non-zero value replaces the preset's;
+// prune_on_failure and count_partial, when true, turn the setting on.
+type Retention struct {
+	// Preset is "spatie" (retention.Spatie), "none" or empty (no rules).
+	Preset string `yaml:"preset"`
+	// KeepLast keeps the newest N backups.
+	KeepLast int `yaml:"keep_last"`
+	// KeepWithin keeps every backup younger than this, such as "7d".
+	KeepWithin Period `yaml:"keep_within"`
+	// KeepHourly ... KeepYearly keep the newest backup of each of the last N
+	// hours, days, ISO weeks, months and years that have one, in the job's
+	// time zone.
+	KeepHourly  int `yaml:"keep_hourly"`
+	KeepDaily   int `yaml:"keep_daily"`
+	KeepWeekly  int `yaml:"keep_weekly"`
+	KeepMonthly int `yaml:"keep_monthly"`
+	KeepYearly  int `yaml:"keep_yearly"`
+	// MaxAge deletes backups older than this, such as "365d".
+	MaxAge Period `yaml:"max_age"`
+	// MaxTotalSize deletes the oldest backups while they use more than this,
+	// such as "5000MB" or "5GiB".
+	MaxTotalSize Size `yaml:"max_total_size"`
+	// MinKeep keeps the newest N backups whatever max_age says.
+	MinKeep int `yaml:"min_keep"`
+	// PruneOnFailure prunes even when the job's latest run failed.
+	PruneOnFailure bool `yaml:"prune_on_failure"`
+	// CountPartial makes partial backups count for the keep rules.
+	CountPartial bool `yaml:"count_partial"`
+}
+
+// Policy returns the retention policy r describes, with calendar buckets in
+// loc. It fails only for an unknown preset; the policy may still be invalid
+// (see retention.Policy.Validate).
+func (r *Retention) Policy(loc *time.Location) (retention.Policy, error) {
+	p, err := retention.Preset(r.Preset)
+	if err != nil {
+		return retention.Policy{}, err
+	}
+	set := func(dst *int, v int) {
+		if v != 0 {
+			*dst = v
+		}
+	}
+	set(&p.KeepLast, r.KeepLast)
+	set(&p.KeepHourly, r.KeepHourly)
+	set(&p.KeepDaily, r.KeepDaily)
+	set(&p.KeepWeekly, r.KeepWeekly)
+	set(&p.KeepMonthly, r.KeepMonthly)
+	set(&p.KeepYearly, r.KeepYearly)
+	set(&p.MinKeep, r.MinKeep)
+	if r.KeepWithin != 0 {
+		p.KeepWithin = time.Duration(r.KeepWithin)
+	}
+	if r.MaxAge != 0 {
+		p.MaxAge = time.Duration(r.MaxAge)
+	}
+	if r.MaxTotalSize != 0 {
+		p.MaxTotalSize = int64(r.MaxTotalSize)
+	}
+	p.PruneOnFailure = p.PruneOnFailure || r.PruneOnFailure
+	p.CountPartial = p.CountPartial || r.CountPartial
+	p.Location = loc
+	return p, nil
+}
+
+// Period is a time.Duration written in YAML as days ("7d"), weeks ("8w") or
+// a Go duration string ("36h"), as retention.ParseDuration reads it.
+type Period time.Duration
+
+// MarshalYAML writes p as retention.FormatDuration does.
+func (p Period) MarshalYAML() (any, error) { return retention.FormatDuration(time.Duration(p)), nil }
+
+// UnmarshalYAML reads a period; null leaves p unchanged.
+func (p *Period) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return fmt.Errorf("expected a period such as \"7d\", got %s", describe(n))
+	}
+	if n.ShortTag() == nullTag {
+		return nil
+	}
+	v, err := retention.ParseDuration(n.Value)
+	if err != nil {
+		return err
+	}
+	*p = Period(v)
+	return nil
+}
+
+// Size is a number of bytes written in YAML with a unit, such as "5000MB"
+// (powers of 1000) or "5GiB" (powers of 1024), as retention.ParseSize reads
+// it.
+type Size int64
+
+// MarshalYAML writes s in bytes, such as "1048576B".
+func (s Size) MarshalYAML() (any, error) { return fmt.Sprintf("%dB", int64(s)), nil }
+
+// UnmarshalYAML reads a size; null leaves s unchanged.
+func (s *Size) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return fmt.Errorf("expected a size such as \"5GiB\", got %s", describe(n))
+	}
+	if n.ShortTag() == nullTag {
+		return nil
+	}
+	v, err := retention.ParseSize(n.Value)
+	if err != nil {
+		return err
+	}
+	*s = Size(v)
+	return nil
 }
 
 // ErrUnknownJob is wrapped by the error of Config.Job for a name that is not

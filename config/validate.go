@@ -11,6 +11,8 @@ import (
 
 	"github.com/adhocore/gronx"
 	"gopkg.in/yaml.v3"
+
+	"github.com/backupkit/backupkit/retention"
 )
 
 // namePattern is what job and destination names must match: they become
@@ -223,6 +225,35 @@ func (v *validator) job(c *Config, i int, destNames []string, first map[string]i
 
 	if (j.Timeout < 0 || j.Timeout == 0 && v.present(at("timeout"))) && !v.bad(at("timeout")) {
 		v.add(at("timeout"), p, "must be greater than 0, got %s (leave it out for no timeout)", j.Timeout)
+	}
+
+	if j.Retention != nil && !v.bad(at("retention")) {
+		v.retention(j.Retention, at("retention"))
+	}
+}
+
+// retention checks a job's retention settings at path.
+func (v *validator) retention(r *Retention, path string) {
+	policy, err := r.Policy(nil)
+	if err != nil {
+		if !v.bad(join(path, "preset")) {
+			v.add(join(path, "preset"), path, "%s", err.Error())
+		}
+		return
+	}
+	err = policy.Validate()
+	if err == nil {
+		return
+	}
+	errs := []error{err}
+	if u, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = u.Unwrap()
+	}
+	for _, e := range errs {
+		var fe *retention.FieldError
+		if errors.As(e, &fe) && !v.bad(join(path, fe.Field)) {
+			v.add(join(path, fe.Field), path, "%s", fe.Msg)
+		}
 	}
 }
 

@@ -112,6 +112,13 @@ func Open(ctx context.Context, cfg *Config, opts *OpenOptions) (rt *Runtime, err
 		for _, name := range j.Destinations {
 			job.Destinations = append(job.Destinations, backup.Target{Name: name, Destination: rt.Destinations[name]})
 		}
+		if j.Retention != nil {
+			policy, err := j.Retention.Policy(loc)
+			if err != nil {
+				return nil, fmt.Errorf("job %s: retention: %w", j.Name, err)
+			}
+			job.Retention = &policy
+		}
 		if err := job.Validate(); err != nil {
 			return nil, err
 		}
