@@ -168,8 +168,18 @@ type Runs interface {
 	// A running run with a zero LeaseUntil gets a lease of DefaultLease from the
 	// store's clock. A run whose ID exists fails with ErrConflict.
 	CreateRun(ctx context.Context, r *Run) error
-	// UpdateRun replaces the stored run with r (matched by r.ID), or fails with
-	// ErrNotFound.
+	// ClaimRun inserts r as CreateRun does, unless its slot (Job, ScheduleID,
+	// Slot, Attempt) is already claimed: then it returns false and a nil
+	// error and leaves r unchanged. Of any number of concurrent claimers of a
+	// slot, in any number of processes sharing the store, exactly one gets
+	// true. A run with a zero Slot (manual) is always inserted. A duplicate ID
+	// fails with ErrConflict; a run without Job fails.
+	ClaimRun(ctx context.Context, r *Run) (claimed bool, err error)
+	// UpdateRun replaces the stored run with r (matched by r.ID), keeping its
+	// Owner and Attempt. It is fenced: it fails with ErrConflict unless the
+	// stored run is running and r.Owner and r.Attempt are its owner and
+	// attempt, so that a process whose run was interrupted or taken over
+	// changes nothing; it fails with ErrNotFound when there is no such run.
 	UpdateRun(ctx context.Context, r *Run) error
 	// GetRun returns the run, or fails with ErrNotFound.
 	GetRun(ctx context.Context, id string) (Run, error)

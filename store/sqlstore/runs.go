@@ -41,6 +41,42 @@ func (db *DB) CreateRun(ctx context.Context, r *store.Run) error {
 	if r == nil {
 		return errors.New("sqlstore: CreateRun: nil run")
 	}
+	_, err := db.insertRun(ctx, r, false)
+	return err
+}
+
+// ClaimRun inserts r as CreateRun does, unless its slot (Job, ScheduleID,
+// Slot, Attempt) is already claimed: then it returns false and a nil error,
+// and r is unchanged. Of any number of concurrent claimers of one slot, in
+// any number of processes sharing the database, exactly one gets true. A run
+// with a zero Slot (a manual run) claims nothing and is always inserted. A
+// duplicate ID fails with store.ErrConflict; a run without Job is refused.
+func (db *DB) ClaimRun(ctx context.Context, r *store.Run) (bool, error) {
+	if r == nil {
+		return false, errors.New("sqlstore: ClaimRun: nil run")
+	}
+	if r.Job == "" {
+		return false, errors.New("sqlstore: ClaimRun: the run has no Job")
+	}
+	if !r.Slot.IsZero() {
+		// Most losers arrive after the winner committed: tell them without
+		// a write transaction. The unique key decides the races.
+		var one int
+		err := db.readRow(ctx, `SELECT 1 FROM runs WHERE job = ? AND schedule_id = ? AND slot = ? AND attempt = ?`,
+			r.Job, r.ScheduleID, db.d.encodeTime(r.Slot), max(r.Attempt, 1)).Scan(&one)
+		switch {
+		case err == nil:
+			return false, nil
+		case !errors.Is(err, sql.ErrNoRows):
+			return false, fmt.Errorf("sqlstore: claim slot %s of job %q: %w", r.Slot.UTC().Format(time.RFC3339Nano), r.Job, err)
+		}
+	}
+	return db.insertRun(ctx, r, true)
+}
+
+// insertRun inserts r with its defaults. With claim set, losing the slot
+// returns false and no error.
+func (db *DB) insertRun(ctx context.Context, r *store.Run, claim bool) (bool, error) {
 	c := *r
 	if c.ID == "" {
 		c.ID = db.newID()
@@ -51,30 +87,53 @@ func (db *DB) CreateRun(ctx context.Context, r *store.Run) error {
 	if c.Attempt == 0 {
 		c.Attempt = 1
 	}
+	if c.Attempt < 0 {
+		return false, fmt.Errorf("sqlstore: run %s: Attempt %d is negative", c.ID, c.Attempt)
+	}
+	inserted := true
 	err := db.inWrite(ctx, func(t *tx) error {
+		inserted = true
 		if c.StartedAt.IsZero() || (c.Status == store.RunRunning && c.LeaseUntil.IsZero()) {
 			now, err := t.now(ctx)
 			if err != nil {
 				return err
 			}
-			if c.StartedAt.IsZero() {
+			if r.StartedAt.IsZero() {
 				c.StartedAt = now
 			}
-			if c.Status == store.RunRunning && c.LeaseUntil.IsZero() {
+			if c.Status == store.RunRunning && r.LeaseUntil.IsZero() {
 				c.LeaseUntil = now.Add(store.DefaultLease)
 			}
 		}
-		_, err := t.exec(ctx, `INSERT INTO runs (`+runColumns+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`, db.runArgs(&c)...)
-		return err
-	})
-	if err != nil {
-		if db.d.isUnique(err) {
-			return db.runConflict(ctx, &c, err)
+		q := `INSERT INTO runs (` + runColumns + `) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`
+		if claim {
+			q += db.d.claimConflict
 		}
-		return fmt.Errorf("sqlstore: create run %s: %w", c.ID, err)
+		res, err := t.exec(ctx, q, db.runArgs(&c)...)
+		if err != nil {
+			return err
+		}
+		if claim && db.d.claimConflict != "" {
+			n, err := res.RowsAffected()
+			if err != nil {
+				return err
+			}
+			inserted = n == 1
+		}
+		return nil
+	})
+	switch {
+	case err != nil && claim && db.d.isSlotTaken != nil && db.d.isSlotTaken(err):
+		return false, nil
+	case err != nil && db.d.isUnique(err):
+		return false, db.runConflict(ctx, &c, err)
+	case err != nil:
+		return false, fmt.Errorf("sqlstore: create run %s: %w", c.ID, err)
+	case !inserted:
+		return false, nil
 	}
 	*r = c
-	return nil
+	return true, nil
 }
 
 // runConflict explains a unique violation on inserting or updating r: either
@@ -95,33 +154,77 @@ func (db *DB) runConflict(ctx context.Context, r *store.Run, cause error) error 
 	}
 }
 
-// UpdateRun replaces the stored run with r, matched by r.ID. Its log lines
-// are kept. Moving it onto a claimed slot fails with store.ErrConflict.
+// UpdateRun replaces the stored run with r, matched by r.ID, except its Owner
+// and Attempt, which identify the caller. It is fenced: only a running run can
+// be updated, and only by its owner and attempt (r.Owner and r.Attempt equal
+// to the stored ones); otherwise it fails with store.ErrConflict, naming who
+// holds the run or its status, so that a process whose run was interrupted
+// (lease expired) or taken over learns it and changes nothing. Its log lines
+// are kept. Moving it onto a claimed slot fails with store.ErrConflict. When
+// the update finishes a run of a stored schedule (running to a final status),
+// the schedule's last run, last status and counters are updated in the same
+// transaction.
 func (db *DB) UpdateRun(ctx context.Context, r *store.Run) error {
 	if r == nil {
 		return errors.New("sqlstore: UpdateRun: nil run")
 	}
-	var n int64
+	if r.Status == "" {
+		return fmt.Errorf("sqlstore: update run %s: Status is empty", r.ID)
+	}
 	err := db.inWrite(ctx, func(t *tx) error {
-		args := db.runArgs(r)
+		t2 := db.d.encodeTime
 		res, err := t.exec(ctx, `UPDATE runs SET job = ?, schedule_id = ?, slot = ?, trigger_kind = ?, triggered_by = ?,
-			status = ?, reason = ?, owner = ?, attempt = ?, lease_until = ?, started_at = ?, finished_at = ?,
-			bytes_read = ?, bytes_written = ?, backup_id = ? WHERE id = ?`, append(args[1:], r.ID)...)
+			status = ?, reason = ?, lease_until = ?, started_at = ?, finished_at = ?,
+			bytes_read = ?, bytes_written = ?, backup_id = ?
+			WHERE id = ? AND status = ? AND owner = ? AND attempt = ?`,
+			r.Job, r.ScheduleID, t2(r.Slot), string(r.Trigger), r.TriggeredBy, string(r.Status), r.Reason,
+			t2(r.LeaseUntil), t2(r.StartedAt), t2(r.FinishedAt), r.BytesRead, r.BytesWritten, r.BackupID,
+			r.ID, string(store.RunRunning), r.Owner, r.Attempt)
 		if err != nil {
 			return err
 		}
-		n, err = res.RowsAffected()
-		return err
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return db.fenced(ctx, t, "update run", r.ID, r.Owner, r.Attempt)
+		}
+		if r.Status.Final() && r.ScheduleID != "" {
+			return db.runFinished(ctx, t, r)
+		}
+		return nil
 	})
 	switch {
 	case err != nil && db.d.isUnique(err):
 		return db.runConflict(ctx, r, err)
+	case err != nil && (errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrConflict)):
+		return err
 	case err != nil:
 		return fmt.Errorf("sqlstore: update run %s: %w", r.ID, err)
-	case n == 0:
-		return fmt.Errorf("sqlstore: run %s: %w", r.ID, store.ErrNotFound)
 	}
 	return nil
+}
+
+// fenced explains why a fenced change of run id matched no row: the run is
+// missing (store.ErrNotFound), no longer running, or held by another owner or
+// attempt (store.ErrConflict). attempt < 0 skips the attempt check.
+func (db *DB) fenced(ctx context.Context, t *tx, what, id, owner string, attempt int) error {
+	var status, current string
+	var curAttempt int
+	err := t.queryRow(ctx, `SELECT status, owner, attempt FROM runs WHERE id = ?`, id).Scan(&status, &current, &curAttempt)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return fmt.Errorf("sqlstore: %s %s: %w", what, id, store.ErrNotFound)
+	case err != nil:
+		return fmt.Errorf("sqlstore: %s %s: %w", what, id, err)
+	case status != string(store.RunRunning):
+		return fmt.Errorf("sqlstore: %s %s: %w: run is %s, no longer running", what, id, store.ErrConflict, status)
+	case current != owner:
+		return fmt.Errorf("sqlstore: %s %s: %w: owned by %q, not %q", what, id, store.ErrConflict, current, owner)
+	default:
+		return fmt.Errorf("sqlstore: %s %s: %w: stored attempt is %d, not %d", what, id, store.ErrConflict, curAttempt, attempt)
+	}
 }
 
 // GetRun returns the run with the given id, or an error matching
@@ -206,18 +309,7 @@ func (db *DB) RenewLease(ctx context.Context, id, owner string, ttl time.Duratio
 		if n, err := res.RowsAffected(); err != nil || n == 1 {
 			return err
 		}
-		var status, current string
-		err = t.queryRow(ctx, `SELECT status, owner FROM runs WHERE id = ?`, id).Scan(&status, &current)
-		switch {
-		case errors.Is(err, sql.ErrNoRows):
-			return fmt.Errorf("sqlstore: renew lease of run %s: %w", id, store.ErrNotFound)
-		case err != nil:
-			return fmt.Errorf("sqlstore: renew lease of run %s: %w", id, err)
-		case status != string(store.RunRunning):
-			return fmt.Errorf("sqlstore: renew lease of run %s: %w: run is %s", id, store.ErrConflict, status)
-		default:
-			return fmt.Errorf("sqlstore: renew lease of run %s: %w: owned by %q, not %q", id, store.ErrConflict, current, owner)
-		}
+		return db.fenced(ctx, t, "renew lease of run", id, owner, -1)
 	})
 }
 

@@ -61,6 +61,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"CreateRunDuplicateID", testCreateRunDuplicateID},
 		{"SlotClaim", testSlotClaim},
 		{"SlotClaimConcurrent", testSlotClaimConcurrent},
+		{"ClaimRun", testClaimRun},
+		{"UpdateRunFenced", testUpdateRunFenced},
 		{"UpdateRun", testUpdateRun},
 		{"GetRunMissing", testGetRunMissing},
 		{"ListRuns", testListRuns},
