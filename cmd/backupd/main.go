@@ -7,6 +7,9 @@
 //	backupd list    [--config FILE] [--job JOB]     show the backup catalog
 //	backupd runs    [--config FILE] [--job JOB]     show run history
 //	backupd restore [--config FILE] --target DIR [--force] BACKUP_ID
+//	backupd prune   [--config FILE] [--dry-run] JOB   apply the job's retention policy
+//	backupd protect   [--config FILE] BACKUP_ID       never let retention delete it
+//	backupd unprotect [--config FILE] BACKUP_ID
 //	backupd version
 //
 // The configuration file defaults to $BACKUPD_CONFIG, then ./backupd.yaml.
@@ -45,6 +48,10 @@ Usage:
   backupd runs    [--config FILE] [--job JOB]      list run history
   backupd restore [--config FILE] --target DIR [--force] BACKUP_ID
                                                    restore a backup into DIR
+  backupd prune   [--config FILE] [--dry-run] JOB  apply the job's retention policy
+                                                   (--dry-run: show the plan only)
+  backupd protect   [--config FILE] BACKUP_ID      retention never deletes it
+  backupd unprotect [--config FILE] BACKUP_ID      retention may delete it again
   backupd version                                  print the version
 
 The config file defaults to $BACKUPD_CONFIG, then ./backupd.yaml.
@@ -90,6 +97,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdRuns(ctx, args, stdout, stderr)
 	case "restore":
 		return cmdRestore(ctx, args, stdout, stderr)
+	case "prune":
+		return cmdPrune(ctx, args, stdout, stderr)
+	case "protect", "unprotect":
+		return cmdProtect(ctx, cmd, cmd == "protect", args, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "backupd", backup.Version)
 		return nil
