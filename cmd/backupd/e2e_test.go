@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -135,7 +136,7 @@ func TestServeRunsScheduledBackups(t *testing.T) {
 	dir := quickstart(t, "* * * * * *") // every second
 	cmd := exec.Command(backupdBin, "serve", "--config", "backupd.yaml")
 	cmd.Dir = dir
-	var logs bytes.Buffer
+	var logs syncBuffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	require.NoError(t, cmd.Start())
 	done := make(chan error, 1)
@@ -197,7 +198,7 @@ func TestKilledBackupLeavesNothingListedAndNextStartCleansUp(t *testing.T) {
 	defer cancel()
 	serve := exec.CommandContext(ctx, backupdBin, "serve", "--config", "backupd.yaml")
 	serve.Dir = dir
-	var logs bytes.Buffer
+	var logs syncBuffer
 	serve.Stdout, serve.Stderr = &logs, &logs
 	require.NoError(t, serve.Start())
 	deadline = time.Now().Add(30 * time.Second)
@@ -226,6 +227,24 @@ func TestKilledBackupLeavesNothingListedAndNextStartCleansUp(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, runs, 1)
 	assert.Equal(t, store.RunInterrupted, runs[0].Status)
+}
+
+// syncBuffer is a bytes.Buffer safe to read while a process writes to it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 func hasTempFile(t *testing.T, root string) bool {
@@ -328,7 +347,7 @@ func TestQuickstartAsANewcomerRunsIt(t *testing.T) {
 	require.NoError(t, os.CopyFS(dir, os.DirFS(filepath.Join("..", "..", "examples", "quickstart"))))
 	cmd := exec.Command(backupdBin, "serve", "--config", "backupd.yaml")
 	cmd.Dir = dir
-	var logs bytes.Buffer
+	var logs syncBuffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	require.NoError(t, cmd.Start())
 	done := make(chan error, 1)
