@@ -153,6 +153,14 @@ type Retention struct {
 	KeepWeekly  int `yaml:"keep_weekly"`
 	KeepMonthly int `yaml:"keep_monthly"`
 	KeepYearly  int `yaml:"keep_yearly"`
+	// KeepWithinHourly ... KeepWithinYearly keep the newest backup of each
+	// hour, day, ISO week, month and year among the backups younger than
+	// this, such as "23d".
+	KeepWithinHourly  Period `yaml:"keep_within_hourly"`
+	KeepWithinDaily   Period `yaml:"keep_within_daily"`
+	KeepWithinWeekly  Period `yaml:"keep_within_weekly"`
+	KeepWithinMonthly Period `yaml:"keep_within_monthly"`
+	KeepWithinYearly  Period `yaml:"keep_within_yearly"`
 	// MaxAge deletes backups older than this, such as "365d".
 	MaxAge Period `yaml:"max_age"`
 	// MaxTotalSize deletes the oldest backups while they use more than this,
@@ -186,12 +194,18 @@ func (r *Retention) Policy(loc *time.Location) (retention.Policy, error) {
 	set(&p.KeepMonthly, r.KeepMonthly)
 	set(&p.KeepYearly, r.KeepYearly)
 	set(&p.MinKeep, r.MinKeep)
-	if r.KeepWithin != 0 {
-		p.KeepWithin = time.Duration(r.KeepWithin)
+	period := func(dst *time.Duration, v Period) {
+		if v != 0 {
+			*dst = time.Duration(v)
+		}
 	}
-	if r.MaxAge != 0 {
-		p.MaxAge = time.Duration(r.MaxAge)
-	}
+	period(&p.KeepWithin, r.KeepWithin)
+	period(&p.KeepWithinHourly, r.KeepWithinHourly)
+	period(&p.KeepWithinDaily, r.KeepWithinDaily)
+	period(&p.KeepWithinWeekly, r.KeepWithinWeekly)
+	period(&p.KeepWithinMonthly, r.KeepWithinMonthly)
+	period(&p.KeepWithinYearly, r.KeepWithinYearly)
+	period(&p.MaxAge, r.MaxAge)
 	if r.MaxTotalSize != 0 {
 		p.MaxTotalSize = int64(r.MaxTotalSize)
 	}

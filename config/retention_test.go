@@ -22,6 +22,7 @@ func TestRetentionParse(t *testing.T) {
       keep_last: 3
       keep_daily: 30
       keep_within: 2w
+      keep_within_weekly: 12w
       max_age: 400d
       max_total_size: 20GiB
       min_keep: 2
@@ -35,6 +36,7 @@ func TestRetentionParse(t *testing.T) {
 	require.NoError(t, err)
 	want := retention.Spatie()
 	want.KeepLast, want.KeepDaily, want.KeepWithin, want.MaxAge = 3, 30, 14*retention.Day, 400*retention.Day
+	want.KeepWithinWeekly = 84 * retention.Day
 	want.MaxTotalSize, want.MinKeep, want.CountPartial, want.Location = 20<<30, 2, true, time.UTC
 	assert.Equal(t, want, p)
 
@@ -58,6 +60,8 @@ func TestRetentionErrors(t *testing.T) {
 			`backupd.yaml:9: jobs[0].retention.preset: unknown preset "restic" (want spatie or none)`},
 		{"negative count", "      keep_daily: -1\n",
 			`backupd.yaml:9: jobs[0].retention.keep_daily: must not be negative, got -1`},
+		{"negative period", "      keep_within_daily: -3h\n",
+			`backupd.yaml:9: jobs[0].retention.keep_within_daily: must not be negative, got -3h0m0s`},
 		{"max age shorter than keep within", "      keep_within: 30d\n      max_age: 7d\n",
 			`backupd.yaml:10: jobs[0].retention.max_age: 7d is shorter than keep_within (30d): backups would be kept and deleted at once`},
 		{"typo", "      keep_dayly: 3\n",

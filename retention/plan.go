@@ -238,23 +238,33 @@ func Plan(p Policy, in Input) Result {
 	counted := func(k int) bool { return !ds[k].Backup.Partial || p.CountPartial }
 	type bucketRule struct {
 		rule  Rule
-		left  int
-		last  string
 		label func(t time.Time) string
+		// Count rule: the newest of the first left buckets.
+		countLast string
+		count     int
+		// Within rule: the newest of each bucket after cutoff.
+		within     bool
+		cutoff     time.Time
+		withinLast string
 	}
 	buckets := []*bucketRule{
-		{rule: RuleHourly, left: p.KeepHourly, label: func(t time.Time) string { return t.Format("2006-01-02 15h") }},
-		{rule: RuleDaily, left: p.KeepDaily, label: func(t time.Time) string { return t.Format(time.DateOnly) }},
-		{rule: RuleWeekly, left: p.KeepWeekly, label: func(t time.Time) string {
-			y, w := t.ISOWeek()
-			return fmt.Sprintf("%04d-W%02d", y, w)
-		}},
-		{rule: RuleMonthly, left: p.KeepMonthly, label: func(t time.Time) string { return t.Format("2006-01") }},
-		{rule: RuleYearly, left: p.KeepYearly, label: func(t time.Time) string { return t.Format("2006") }},
+		{rule: RuleHourly, count: p.KeepHourly, within: p.KeepWithinHourly > 0, cutoff: in.Now.Add(-p.KeepWithinHourly),
+			label: func(t time.Time) string { return t.Format("2006-01-02 15h") }},
+		{rule: RuleDaily, count: p.KeepDaily, within: p.KeepWithinDaily > 0, cutoff: in.Now.Add(-p.KeepWithinDaily),
+			label: func(t time.Time) string { return t.Format(time.DateOnly) }},
+		{rule: RuleWeekly, count: p.KeepWeekly, within: p.KeepWithinWeekly > 0, cutoff: in.Now.Add(-p.KeepWithinWeekly),
+			label: func(t time.Time) string {
+				y, w := t.ISOWeek()
+				return fmt.Sprintf("%04d-W%02d", y, w)
+			}},
+		{rule: RuleMonthly, count: p.KeepMonthly, within: p.KeepWithinMonthly > 0, cutoff: in.Now.Add(-p.KeepWithinMonthly),
+			label: func(t time.Time) string { return t.Format("2006-01") }},
+		{rule: RuleYearly, count: p.KeepYearly, within: p.KeepWithinYearly > 0, cutoff: in.Now.Add(-p.KeepWithinYearly),
+			label: func(t time.Time) string { return t.Format("2006") }},
 	}
 	active := buckets[:0:0]
 	for _, b := range buckets {
-		if b.left > 0 {
+		if b.count > 0 || b.within {
 			active = append(active, b)
 		}
 	}
@@ -282,12 +292,22 @@ func Plan(p Policy, in Input) Result {
 		if len(active) > 0 {
 			t := b.CreatedAt.In(loc)
 			for _, r := range active {
-				if r.left == 0 {
+				inWindow := r.within && b.CreatedAt.After(r.cutoff)
+				if r.count == 0 && !inWindow {
 					continue
 				}
-				if l := r.label(t); l != r.last {
-					r.last = l
-					r.left--
+				l := r.label(t)
+				kept := false
+				if r.count > 0 && l != r.countLast {
+					r.countLast = l
+					r.count--
+					kept = true
+				}
+				if inWindow && l != r.withinLast {
+					r.withinLast = l
+					kept = true
+				}
+				if kept {
 					keep(k, Reason{Rule: r.rule, Detail: l})
 				}
 			}

@@ -66,6 +66,8 @@ func genPolicy(t *rapid.T) retention.Policy {
 		KeepLast: count("last"), KeepWithin: dur("within"),
 		KeepHourly: count("hourly"), KeepDaily: count("daily"), KeepWeekly: count("weekly"),
 		KeepMonthly: count("monthly"), KeepYearly: count("yearly"),
+		KeepWithinHourly: dur("wh"), KeepWithinDaily: dur("wd"), KeepWithinWeekly: dur("ww"),
+		KeepWithinMonthly: dur("wm"), KeepWithinYearly: dur("wy"),
 		MaxAge: dur("maxage"), MinKeep: count("minkeep"),
 		PruneOnFailure: rapid.Bool().Draw(t, "pruneOnFailure"),
 		CountPartial:   rapid.Bool().Draw(t, "countPartial"),
@@ -154,31 +156,53 @@ func TestPlanProperties(t *testing.T) {
 // buckets.
 func TestPlanBucketsKeepNewestPerBucket(t *testing.T) {
 	rules := []struct {
-		rule  retention.Rule
-		set   func(*retention.Policy, int)
-		label func(time.Time) string
+		rule      retention.Rule
+		set       func(*retention.Policy, int)
+		setWithin func(*retention.Policy, time.Duration)
+		label     func(time.Time) string
 	}{
-		{retention.RuleHourly, func(p *retention.Policy, n int) { p.KeepHourly = n }, func(t time.Time) string { return t.Format("2006-01-02 15") }},
-		{retention.RuleDaily, func(p *retention.Policy, n int) { p.KeepDaily = n }, func(t time.Time) string { return t.Format(time.DateOnly) }},
-		{retention.RuleWeekly, func(p *retention.Policy, n int) { p.KeepWeekly = n }, func(t time.Time) string {
-			y, w := t.ISOWeek()
-			return fmt.Sprint(y, w)
-		}},
-		{retention.RuleMonthly, func(p *retention.Policy, n int) { p.KeepMonthly = n }, func(t time.Time) string { return t.Format("2006-01") }},
-		{retention.RuleYearly, func(p *retention.Policy, n int) { p.KeepYearly = n }, func(t time.Time) string { return t.Format("2006") }},
+		{retention.RuleHourly, func(p *retention.Policy, n int) { p.KeepHourly = n },
+			func(p *retention.Policy, d time.Duration) { p.KeepWithinHourly = d },
+			func(t time.Time) string { return t.Format("2006-01-02 15") }},
+		{retention.RuleDaily, func(p *retention.Policy, n int) { p.KeepDaily = n },
+			func(p *retention.Policy, d time.Duration) { p.KeepWithinDaily = d },
+			func(t time.Time) string { return t.Format(time.DateOnly) }},
+		{retention.RuleWeekly, func(p *retention.Policy, n int) { p.KeepWeekly = n },
+			func(p *retention.Policy, d time.Duration) { p.KeepWithinWeekly = d },
+			func(t time.Time) string {
+				y, w := t.ISOWeek()
+				return fmt.Sprint(y, w)
+			}},
+		{retention.RuleMonthly, func(p *retention.Policy, n int) { p.KeepMonthly = n },
+			func(p *retention.Policy, d time.Duration) { p.KeepWithinMonthly = d },
+			func(t time.Time) string { return t.Format("2006-01") }},
+		{retention.RuleYearly, func(p *retention.Policy, n int) { p.KeepYearly = n },
+			func(p *retention.Policy, d time.Duration) { p.KeepWithinYearly = d },
+			func(t time.Time) string { return t.Format("2006") }},
 	}
 	rapid.Check(t, func(t *rapid.T) {
 		r := rapid.SampledFrom(rules).Draw(t, "rule")
 		n := rapid.IntRange(1, 10).Draw(t, "count")
 		p := retention.Policy{CountPartial: rapid.Bool().Draw(t, "countPartial"),
 			Location: rapid.SampledFrom([]*time.Location{time.UTC, berlin, newYork}).Draw(t, "loc")}
-		r.set(&p, n)
+		// Either a count (the n newest buckets) or a window (every bucket,
+		// of the backups in the window).
+		within := rapid.Bool().Draw(t, "within")
+		var cutoff time.Time
+		if within {
+			d := time.Duration(rapid.Int64Range(1, int64(800*retention.Day)).Draw(t, "window"))
+			r.setWithin(&p, d)
+			cutoff = testNow.Add(-d)
+			n = 1 << 30
+		} else {
+			r.set(&p, n)
+		}
 		in := retention.Input{Backups: genHistory(t), Now: testNow}
 
 		// Model: newest counted backup per bucket, for the n newest buckets.
 		newest := map[string]retention.Backup{}
 		for _, b := range in.Backups {
-			if b.Partial && !p.CountPartial {
+			if b.Partial && !p.CountPartial || within && !b.CreatedAt.After(cutoff) {
 				continue
 			}
 			l := r.label(b.CreatedAt.In(p.Location))
@@ -355,6 +379,44 @@ func TestSpatieDefaultsOverThreeYearsOfDailyBackups(t *testing.T) {
 	res := retention.Plan(retention.Spatie(), in)
 	assert.Equal(t, map[retention.Rule]int{
 		retention.RuleNewestSuccessful: 1,
+		retention.RuleWithin:           7,  // all of Nov 23..29
+		retention.RuleDaily:            23, // Nov 7..29: 7 + 16 days
+		retention.RuleWeekly:           12, // the ISO weeks from W37 (Sep 13) to W48
+		retention.RuleMonthly:          7,  // May..Nov 2026
+		retention.RuleYearly:           3,  // 2024, 2025, 2026
+		retention.RuleNoKeepRule:       3*365 - 39,
+	}, countRules(res))
+	var want []string
+	for d := 29; d >= 7; d-- {
+		want = append(want, fmt.Sprintf("2026-11-%02d", d))
+	}
+	want = append(want,
+		// weekly beyond the daily ones (8 weeks), and the monthly Oct 31 and Sep 30
+		"2026-11-01", "2026-10-31", "2026-10-25", "2026-10-18", "2026-10-11", "2026-10-04",
+		"2026-09-30", "2026-09-27", "2026-09-20", "2026-09-13",
+		// monthly beyond those
+		"2026-08-31", "2026-07-31", "2026-06-30", "2026-05-31",
+		// yearly
+		"2025-12-31", "2024-12-31")
+	assert.Equal(t, want, keptDates(res))
+	assert.False(t, res.OverCap)
+
+	// At 300 MiB a backup the 5000 MiB cap keeps the newest 16.
+	in = retention.Input{Backups: daily(3*365, 300*MiB), Now: testNow}
+	res = retention.Plan(retention.Spatie(), in)
+	assert.Len(t, res.Keep(), 16)
+	assert.Equal(t, 39-16, countRules(res)[retention.RuleMaxTotalSize])
+	assert.LessOrEqual(t, res.KeptSize, int64(5000*MiB))
+	assert.Equal(t, "2026-11-14", res.Keep()[15].CreatedAt.Format(time.DateOnly))
+}
+
+func TestCountBucketsOverThreeYearsOfDailyBackups(t *testing.T) {
+	// restic's "forget --keep-daily 16 --keep-weekly 8 --keep-monthly 4
+	// --keep-yearly 2 --keep-within 7d": the counts overlap.
+	p := retention.Policy{KeepWithin: 7 * retention.Day, KeepDaily: 16, KeepWeekly: 8, KeepMonthly: 4, KeepYearly: 2}
+	res := retention.Plan(p, retention.Input{Backups: daily(3*365, MiB), Now: testNow})
+	assert.Equal(t, map[retention.Rule]int{
+		retention.RuleNewestSuccessful: 1,
 		retention.RuleWithin:           7,  // Nov 23..29
 		retention.RuleDaily:            16, // Nov 14..29
 		retention.RuleWeekly:           8,  // the Sundays Oct 11..Nov 29
@@ -370,15 +432,6 @@ func TestSpatieDefaultsOverThreeYearsOfDailyBackups(t *testing.T) {
 		"2026-09-30", "2026-08-31",
 		"2025-12-31",
 	}, keptDates(res))
-	assert.False(t, res.OverCap)
-
-	// At 300 MiB a backup the 5000 MiB cap keeps the newest 16.
-	in = retention.Input{Backups: daily(3*365, 300*MiB), Now: testNow}
-	res = retention.Plan(retention.Spatie(), in)
-	assert.Len(t, res.Keep(), 16)
-	assert.Equal(t, 25-16, countRules(res)[retention.RuleMaxTotalSize])
-	assert.LessOrEqual(t, res.KeptSize, int64(5000*MiB))
-	assert.Equal(t, "2026-11-14", res.Keep()[15].CreatedAt.Format(time.DateOnly))
 }
 
 const MiB = retention.MiB

@@ -47,6 +47,16 @@ type Policy struct {
 	KeepWeekly  int
 	KeepMonthly int
 	KeepYearly  int
+	// KeepWithinHourly ... KeepWithinYearly keep the newest counted backup of
+	// each hour, day, ISO week, month and year, among the backups created
+	// less than that long before now (restic's "forget --keep-within-*").
+	// For a bucket that straddles the limit, the newest backup inside it is
+	// kept.
+	KeepWithinHourly  time.Duration
+	KeepWithinDaily   time.Duration
+	KeepWithinWeekly  time.Duration
+	KeepWithinMonthly time.Duration
+	KeepWithinYearly  time.Duration
 	// MaxAge deletes backups created more than MaxAge before now, even when a
 	// keep rule keeps them (but not protected, newest successful or MinKeep
 	// backups). Zero means no limit.
@@ -83,7 +93,9 @@ func (p Policy) IsZero() bool {
 
 func (p Policy) hasKeepRules() bool {
 	return p.KeepLast > 0 || p.KeepWithin > 0 || p.KeepHourly > 0 || p.KeepDaily > 0 ||
-		p.KeepWeekly > 0 || p.KeepMonthly > 0 || p.KeepYearly > 0
+		p.KeepWeekly > 0 || p.KeepMonthly > 0 || p.KeepYearly > 0 ||
+		p.KeepWithinHourly > 0 || p.KeepWithinDaily > 0 || p.KeepWithinWeekly > 0 ||
+		p.KeepWithinMonthly > 0 || p.KeepWithinYearly > 0
 }
 
 // FieldError is a problem with one field of a Policy. Field is the field's
@@ -116,11 +128,17 @@ func (p Policy) Validate() error {
 			bad(c.field, "must not be negative, got %d", c.n)
 		}
 	}
-	if p.KeepWithin < 0 {
-		bad("keep_within", "must not be negative, got %s", FormatDuration(p.KeepWithin))
-	}
-	if p.MaxAge < 0 {
-		bad("max_age", "must not be negative, got %s", FormatDuration(p.MaxAge))
+	for _, d := range []struct {
+		field string
+		d     time.Duration
+	}{
+		{"keep_within", p.KeepWithin}, {"keep_within_hourly", p.KeepWithinHourly}, {"keep_within_daily", p.KeepWithinDaily},
+		{"keep_within_weekly", p.KeepWithinWeekly}, {"keep_within_monthly", p.KeepWithinMonthly},
+		{"keep_within_yearly", p.KeepWithinYearly}, {"max_age", p.MaxAge},
+	} {
+		if d.d < 0 {
+			bad(d.field, "must not be negative, got %s", FormatDuration(d.d))
+		}
 	}
 	if p.MaxAge > 0 && p.KeepWithin > p.MaxAge {
 		bad("max_age", "%s is shorter than keep_within (%s): backups would be kept and deleted at once",
@@ -139,24 +157,32 @@ const Day = 24 * time.Hour
 const MiB = 1 << 20
 
 // Spatie returns the defaults of spatie/laravel-backup's cleanup strategy:
-// keep all backups for 7 days, daily backups for 16 days, weekly backups for
-// 8 weeks, monthly backups for 4 months and yearly backups for 2 years, and
-// delete the oldest when they use more than 5,000 MB (laravel-backup counts
-// 1 MB as 2^20 bytes, so 5000 MiB).
+// keep all backups for 7 days; then daily backups for 16 days; then weekly
+// backups for 8 weeks; then monthly backups for 4 months; then yearly
+// backups for 2 years; delete the oldest when they use more than 5,000 MB
+// (laravel-backup counts 1 MB as 2^20 bytes, so 5000 MiB).
 //
-// The calendar periods are expressed as restic-style counts (KeepDaily 16,
-// KeepWeekly 8, ...), which count back from the newest backup and overlap;
-// laravel-backup puts its periods one after another (the 16 days of daily
-// backups start after the first 7). On a daily schedule this keeps about a
-// week's worth fewer backups than laravel-backup does; see docs/retention.md.
+// Each period is a within-bucket rule reaching as far back as laravel-backup's
+// period ends: KeepWithin 7d, KeepWithinDaily 23d, KeepWithinWeekly 79d,
+// KeepWithinMonthly 201d (a month counted as 30.5 days) and KeepWithinYearly
+// 931d. Where laravel-backup keeps the newest backup of a bucket within one
+// period only, these rules overlap, which can keep one backup more or fewer
+// at the edge of a period; on a daily schedule the totals are the same (see
+// docs/retention.md).
 func Spatie() Policy {
+	const month = Day * 61 / 2
+	all := 7 * Day
+	daily := all + 16*Day
+	weekly := daily + 8*7*Day
+	monthly := weekly + 4*month
+	yearly := monthly + 2*365*Day
 	return Policy{
-		KeepWithin:   7 * Day,
-		KeepDaily:    16,
-		KeepWeekly:   8,
-		KeepMonthly:  4,
-		KeepYearly:   2,
-		MaxTotalSize: 5000 * MiB,
+		KeepWithin:        all,
+		KeepWithinDaily:   daily,
+		KeepWithinWeekly:  weekly,
+		KeepWithinMonthly: monthly,
+		KeepWithinYearly:  yearly,
+		MaxTotalSize:      5000 * MiB,
 	}
 }
 
