@@ -155,11 +155,18 @@ const (
 	LevelError LogLevel = "error"
 )
 
-// LogEntry is one line of a run's log. Messages must already be free of secrets.
+// LogEntry is one line of a run's log. Messages and attributes must already
+// be free of secrets.
 type LogEntry struct {
+	// Seq numbers a run's lines from 1 in append order; it is assigned by
+	// AppendLogs (any value given there is ignored).
+	Seq     int64
 	Time    time.Time
 	Level   LogLevel
 	Message string
+	// Attrs are the line's structured attributes (key and value, as in
+	// log/slog); nil when it has none.
+	Attrs map[string]string
 }
 
 // Runs persists run history.
@@ -220,6 +227,129 @@ type Logs interface {
 	AppendLogs(ctx context.Context, runID string, entries ...LogEntry) error
 	// RunLogs returns a run's log lines in the order they were appended.
 	RunLogs(ctx context.Context, runID string) ([]LogEntry, error)
+	// RunLogsAfter returns the run's lines whose Seq is greater than after, in
+	// order, at most limit of them (0: all), so that a reader can poll with the
+	// last Seq it has. It fails with ErrNotFound when the run does not exist.
+	RunLogsAfter(ctx context.Context, runID string, after int64, limit int) ([]LogEntry, error)
+}
+
+// Schedule is a stored schedule: when a job runs, and what it runs.
+type Schedule struct {
+	// ID is assigned by CreateSchedule when empty.
+	ID string
+	// Tenant scopes Name ("" for single-tenant installations); Name is unique
+	// within its tenant.
+	Tenant string
+	Name   string
+	// Tags label the schedule for filtering; kept sorted and without duplicates.
+	Tags []string
+	// Cron is the cron expression and Timezone the IANA zone it is read in
+	// ("" means UTC).
+	Cron     string
+	Timezone string
+	// Paused schedules are not run.
+	Paused bool
+	// Job is the job's configuration as a JSON object (nil: "{}"); secrets
+	// belong in connections, not here.
+	Job json.RawMessage
+	// Connections are the names (in Tenant) of the stored connections the
+	// job uses; each must exist.
+	Connections []string
+	// NextRunAt is the next slot the scheduler computed; LastRunAt,
+	// LastStatus, SuccessCount and FailureCount are kept by the store as the
+	// schedule's runs finish (succeeded counts as a success; failed, partial
+	// and interrupted as failures).
+	NextRunAt    time.Time
+	LastRunAt    time.Time
+	LastStatus   RunStatus
+	SuccessCount int64
+	FailureCount int64
+	// CreatedAt and UpdatedAt come from the store's clock.
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// ScheduleFilter selects schedules for ListSchedules. Zero fields do not
+// filter.
+type ScheduleFilter struct {
+	// Tenant selects one tenant's schedules ("" selects every tenant's).
+	Tenant string
+	// Tag selects schedules carrying the tag.
+	Tag string
+	// Paused, when set, selects paused (true) or active (false) schedules.
+	Paused *bool
+}
+
+// Schedules persists schedules.
+type Schedules interface {
+	// CreateSchedule inserts s, assigning s.ID when empty and CreatedAt and
+	// UpdatedAt from the store's clock. A name taken in the tenant fails with
+	// ErrConflict naming it; an unknown connection fails with ErrNotFound
+	// naming it; an empty Name or Cron, an unknown Timezone or a Job that is
+	// not a JSON object fails naming the field.
+	CreateSchedule(ctx context.Context, s *Schedule) error
+	// GetSchedule returns the schedule, or fails with ErrNotFound.
+	GetSchedule(ctx context.Context, id string) (Schedule, error)
+	// GetScheduleByName returns the tenant's schedule of that name, or fails
+	// with ErrNotFound.
+	GetScheduleByName(ctx context.Context, tenant, name string) (Schedule, error)
+	// ListSchedules returns the schedules f selects, by tenant and name.
+	ListSchedules(ctx context.Context, f ScheduleFilter) ([]Schedule, error)
+	// UpdateSchedule replaces s's definition (Tenant, Name, Tags, Cron,
+	// Timezone, Paused, Job, Connections, NextRunAt), matched by s.ID, and
+	// sets UpdatedAt; the run history fields (LastRunAt, LastStatus, counts)
+	// are the store's and are left as stored (s receives them). It fails as
+	// CreateSchedule does, and with ErrNotFound for a missing schedule.
+	UpdateSchedule(ctx context.Context, s *Schedule) error
+	// SetSchedulePaused pauses or resumes the schedule, or fails with
+	// ErrNotFound.
+	SetSchedulePaused(ctx context.Context, id string, paused bool) error
+	// SetNextRun records the schedule's next slot, or fails with ErrNotFound.
+	SetNextRun(ctx context.Context, id string, next time.Time) error
+	// DeleteSchedule deletes the schedule (its runs stay in the history), or
+	// fails with ErrNotFound.
+	DeleteSchedule(ctx context.Context, id string) error
+}
+
+// AuditEntry is one entry of the audit trail: who did what to what, when.
+type AuditEntry struct {
+	// ID is assigned by AppendAudit when empty; IDs sort by creation.
+	ID string
+	// Time is when it happened; AppendAudit sets a zero Time from the store's
+	// clock.
+	Time time.Time
+	// Actor is who (a user, a token's name, "scheduler"), Action what
+	// ("schedule.update", "backup.delete", "run.trigger", ...), Target what
+	// it was done to (an id or a name).
+	Actor  string
+	Action string
+	Target string
+	// Details is a JSON document free of secrets; nil when none.
+	Details json.RawMessage
+}
+
+// AuditFilter selects audit entries for ListAudit. Zero fields do not filter.
+type AuditFilter struct {
+	Actor  string
+	Action string
+	Target string
+	// Since and Until bound Time: Since <= Time < Until.
+	Since time.Time
+	Until time.Time
+	// Before continues a listing: only entries older than the entry with this
+	// ID (the last one of the previous page) are returned.
+	Before string
+	// Limit caps the number of entries returned (newest first); 0 means 100.
+	Limit int
+}
+
+// Audit persists the audit trail. Entries are never changed.
+type Audit interface {
+	// AppendAudit records e, assigning ID and a zero Time. Actor and Action
+	// are required; Details must be valid JSON when set.
+	AppendAudit(ctx context.Context, e *AuditEntry) error
+	// ListAudit returns the entries f selects, newest first.
+	ListAudit(ctx context.Context, f AuditFilter) ([]AuditEntry, error)
 }
 
 // Store is everything backupkit persists. Implementations are safe for
@@ -228,6 +358,8 @@ type Store interface {
 	Runs
 	Catalog
 	Logs
+	Schedules
+	Audit
 	// Close releases the store's connections.
 	Close() error
 }

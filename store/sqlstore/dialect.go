@@ -72,6 +72,11 @@ type dialect struct {
 	// splitScripts reports whether a migration must be executed a statement
 	// at a time (the MySQL driver runs one statement per call).
 	splitScripts bool
+	// alreadyDone reports whether a migration statement failed only because
+	// what it creates exists (a re-run after a crash half-way through a
+	// migration whose DDL was not transactional); nil where DDL is
+	// transactional.
+	alreadyDone func(error) bool
 
 	rebinds sync.Map // query -> rebound query, for numbered dialects
 }

@@ -83,6 +83,11 @@ var mysqlDialect = &dialect{
 		var e *mysql.MySQLError
 		return errors.As(err, &e) && e.Number == 1213 // deadlock found
 	},
+	alreadyDone: func(err error) bool {
+		var e *mysql.MySQLError
+		// table exists, duplicate column name, duplicate key name
+		return errors.As(err, &e) && (e.Number == 1050 || e.Number == 1060 || e.Number == 1061)
+	},
 	// GET_LOCK is held by the connection until RELEASE_LOCK; the name is
 	// per database (at most 64 characters).
 	lockMigrations: func(ctx context.Context, c *sql.Conn) (func(), error) {

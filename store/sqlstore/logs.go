@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -37,8 +38,16 @@ func (db *DB) AppendLogs(ctx context.Context, runID string, entries ...store.Log
 		seq := last - int64(len(entries))
 		for _, e := range entries {
 			seq++
-			_, err := t.exec(ctx, `INSERT INTO run_logs (run_id, seq, logged_at, level, message) VALUES (?,?,?,?,?)`,
-				runID, seq, db.d.encodeTime(e.Time), string(e.Level), e.Message)
+			var attrs any
+			if len(e.Attrs) > 0 {
+				b, err := json.Marshal(e.Attrs)
+				if err != nil {
+					return err
+				}
+				attrs = string(b)
+			}
+			_, err := t.exec(ctx, `INSERT INTO run_logs (run_id, seq, logged_at, level, message, attrs) VALUES (?,?,?,?,?,?)`,
+				runID, seq, db.d.encodeTime(e.Time), string(e.Level), e.Message, attrs)
 			if err != nil {
 				return err
 			}
@@ -55,18 +64,37 @@ func (db *DB) AppendLogs(ctx context.Context, runID string, entries ...store.Log
 // error matching store.ErrNotFound when there is no such run. It never
 // returns nil.
 func (db *DB) RunLogs(ctx context.Context, runID string) ([]store.LogEntry, error) {
+	return db.RunLogsAfter(ctx, runID, 0, 0)
+}
+
+// RunLogsAfter returns the run's lines with Seq greater than after, in order,
+// at most limit of them (limit <= 0: all), or an error matching
+// store.ErrNotFound when there is no such run. It never returns nil.
+func (db *DB) RunLogsAfter(ctx context.Context, runID string, after int64, limit int) ([]store.LogEntry, error) {
 	out := []store.LogEntry{}
 	err := db.inRead(ctx, func(t *tx) error {
 		out = out[:0]
-		rows, err := t.query(ctx, `SELECT logged_at, level, message FROM run_logs WHERE run_id = ? ORDER BY seq`, runID)
+		q := `SELECT seq, logged_at, level, message, attrs FROM run_logs WHERE run_id = ? AND seq > ? ORDER BY seq`
+		args := []any{runID, after}
+		if limit > 0 {
+			q += ` LIMIT ?`
+			args = append(args, limit)
+		}
+		rows, err := t.query(ctx, q, args...)
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
 		for rows.Next() {
 			var e store.LogEntry
-			if err := rows.Scan(timeScanner{&e.Time}, &e.Level, &e.Message); err != nil {
+			var attrs sql.NullString
+			if err := rows.Scan(&e.Seq, timeScanner{&e.Time}, &e.Level, &e.Message, &attrs); err != nil {
 				return err
+			}
+			if attrs.Valid {
+				if err := json.Unmarshal([]byte(attrs.String), &e.Attrs); err != nil {
+					return fmt.Errorf("line %d: stored attributes: %w", e.Seq, err)
+				}
 			}
 			out = append(out, e)
 		}

@@ -320,6 +320,7 @@ func (db *DB) RenewLease(ctx context.Context, id, owner string, ttl time.Duratio
 func (db *DB) InterruptExpired(ctx context.Context) ([]store.Run, error) {
 	out := []store.Run{}
 	err := db.inWrite(ctx, func(t *tx) error {
+		out = out[:0]
 		now, err := t.now(ctx)
 		if err != nil {
 			return err
@@ -362,6 +363,11 @@ func (db *DB) InterruptExpired(ctx context.Context) ([]store.Run, error) {
 				continue // renewed or finished meanwhile (databases without serialized writers)
 			}
 			r.Status, r.FinishedAt, r.Reason = store.RunInterrupted, now, reason
+			if r.ScheduleID != "" {
+				if err := db.runFinished(ctx, t, &r); err != nil {
+					return err
+				}
+			}
 			out = append(out, r)
 		}
 		return nil

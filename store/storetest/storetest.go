@@ -80,6 +80,12 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"LogsMissingRun", testLogsMissingRun},
 		{"Concurrent", testConcurrent},
 		{"ConcurrentAppendOneRun", testConcurrentAppendOneRun},
+		{"LogsAfter", testLogsAfter},
+		{"SchedulesCRUD", testSchedulesCRUD},
+		{"SchedulesInvalid", testSchedulesInvalid},
+		{"ListSchedules", testListSchedules},
+		{"ScheduleRunStats", testScheduleRunStats},
+		{"Audit", testAudit},
 		{"CloseTwice", testCloseTwice},
 	}
 	for _, tc := range tests {
