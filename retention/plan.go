@@ -157,9 +157,11 @@ func (r Result) Keep() []Backup {
 //  2. Guards: protected backups and the newest successful (non-partial)
 //     backup are kept and can never be deleted by a later step.
 //  3. Keep rules, over the counted backups (all successful ones, and partial
-//     ones when p.CountPartial), newest first: KeepLast, KeepWithin, and the
-//     calendar buckets, each keeping the newest backup of each of the most
-//     recent N buckets that have one. Uncounted partial backups are kept
+//     ones when p.CountPartial), newest first: KeepLast, KeepWithin, the
+//     calendar counts (the newest backup of each of the most recent N
+//     buckets that have one) and the calendar windows (the newest backup of
+//     each bucket among those younger than the window). A backup kept by
+//     several rules has every reason. Uncounted partial backups are kept
 //     while newer than the newest successful backup, and deleted otherwise.
 //     When p has keep rules, a backup that none keeps is deleted.
 //  4. MinKeep keeps the newest MinKeep counted backups.
