@@ -244,3 +244,35 @@ func TestJobValidateChecksRetention(t *testing.T) {
 		Retention:    &retention.Policy{KeepDaily: -1}}
 	assert.ErrorContains(t, job.Validate(), `job "app": retention.keep_daily: must not be negative`)
 }
+
+func TestPruneTreatsPartialBackupsAsPolicySays(t *testing.T) {
+	ctx := context.Background()
+	f := newPruneFixture(t)
+	ids := f.backupDaily(t, 2)
+
+	// b fails: a partial backup, only on a.
+	f.job.Destinations[1].Destination = failingDest{f.b, 0}
+	res, err := f.eng.Run(ctx, f.job, backup.RunOptions{})
+	require.Error(t, err)
+	require.Equal(t, store.BackupPartial, res.Backup.Status)
+	partial := res.Backup.ID
+	f.clk.advance(24 * time.Hour)
+
+	f.job.Retention = &retention.Policy{KeepLast: 1}
+	pr, err := f.eng.Prune(ctx, f.job, backup.PruneOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, []string{ids[0]}, pr.Deleted)
+	d := pr.Plan.Decisions[0]
+	assert.Equal(t, partial, d.Backup.ID)
+	assert.True(t, d.Backup.Partial)
+	assert.True(t, d.Has(retention.RulePartialNewer), d.Reasons)
+
+	// A successful run supersedes the partial backup; its prune deletes it
+	// (and ids[1], beyond keep_last 1).
+	f.job.Destinations[1].Destination = f.flaky
+	now := f.backupDaily(t, 1)
+	assert.Equal(t, map[string][]string{now[0]: {"a", "b"}}, f.catalog(t))
+	for _, k := range keys(t, f.a) {
+		assert.NotContains(t, k, strings.ToLower(partial[len(partial)-8:]))
+	}
+}
