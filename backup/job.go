@@ -30,6 +30,10 @@ type Job struct {
 	// Retention, when set, is applied by Engine.Prune and automatically after
 	// every successful run. Nil keeps every backup.
 	Retention *retention.Policy
+	// Encryption, when set, encrypts every artifact with age after
+	// compression; the artifact's extension gets ".age". Nil stores the
+	// compressed stream as it is.
+	Encryption *Encryption
 }
 
 // Target is a named destination of a job. The name is what the catalog records
@@ -81,14 +85,23 @@ func (j *Job) Validate() error {
 			errs = append(errs, fmt.Errorf("job %q: %w", j.Name, err))
 		}
 	}
+	if j.Encryption != nil {
+		if err := j.Encryption.validate(); err != nil {
+			errs = append(errs, fmt.Errorf("job %q: %w", j.Name, err))
+		}
+	}
 	return errors.Join(errs...)
 }
 
-// ext is the artifact's file-name extension: format, then compression.
+// ext is the artifact's file-name extension: format, then compression, then
+// "age" when encrypted.
 func (j *Job) ext(c Compression) string {
 	ext := j.Source.Format()
 	if ce := c.Ext(); ce != "" {
 		ext += "." + ce
+	}
+	if j.Encryption != nil {
+		ext += ".age"
 	}
 	return ext
 }

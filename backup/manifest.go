@@ -90,6 +90,9 @@ func (m *Manifest) validate() error {
 	case m.CreatedAt.IsZero():
 		return errors.New("created_at: missing")
 	}
+	if m.Encryption != "" && m.Encryption != EncryptionAge {
+		return fmt.Errorf("encryption: %q is not age (or empty)", m.Encryption)
+	}
 	if _, err := ParseCompression(string(m.Compression)); err != nil || m.Compression == "" {
 		return fmt.Errorf("compression: %q is not zstd, gzip or none", m.Compression)
 	}

@@ -9,6 +9,8 @@ import (
 	"hash"
 	"io"
 
+	"filippo.io/age"
+
 	"github.com/backupkit/backupkit/source"
 	"github.com/backupkit/backupkit/store"
 )
@@ -17,6 +19,10 @@ import (
 // the source's Restorer as they are.
 type RestoreOptions struct {
 	source.RestoreOptions
+	// Identities decrypt backups encrypted with age to recipients (see
+	// Encryption), for example from age.ParseIdentities on an identity file.
+	// A job's Passphrase is used on its own; it need not be given here.
+	Identities []age.Identity
 }
 
 // ErrChecksum is matched (errors.Is) by errors about an artifact whose bytes do
@@ -26,7 +32,9 @@ var ErrChecksum = errors.New("artifact does not match its recorded checksum")
 // Restore loads a backup of job back through the job's source, which must
 // implement source.Restorer. It reads the first copy it can open, in the order
 // of job.Destinations, checks the artifact's size and SHA-256 while streaming,
-// decompresses it and feeds the Restorer. A mismatch or a truncated artifact
+// decrypts it (see Encryption), decompresses it and feeds the Restorer. A
+// missing or wrong identity fails with ErrIdentity before the Restorer is
+// called. A mismatch or a truncated artifact
 // makes the stream fail before its end, so a Restorer that commits only at a
 // clean end (as source/dir does) leaves the target untouched.
 func (e *Engine) Restore(ctx context.Context, job *Job, backupID string, opts RestoreOptions) error {
@@ -45,7 +53,7 @@ func (e *Engine) Restore(ctx context.Context, job *Job, backupID string, opts Re
 	if err != nil {
 		return fmt.Errorf("restore: backup %s: %w", backupID, err)
 	}
-	if b.Encryption != "" {
+	if b.Encryption != "" && b.Encryption != EncryptionAge {
 		return fmt.Errorf("restore: backup %s is encrypted (%s), which this version cannot read", backupID, b.Encryption)
 	}
 	artifact, copyName, err := e.openCopy(ctx, job, b)
@@ -56,7 +64,11 @@ func (e *Engine) Restore(ctx context.Context, job *Job, backupID string, opts Re
 	e.opts.Logger.Info("restore started", "job", job.Name, "backup", b.ID, "copy", copyName)
 
 	checked := &checkingReader{r: artifact, hash: sha256.New(), wantSize: b.Size, wantSum: b.SHA256}
-	plain, err := compression.decompressor(checked)
+	decrypted, err := decrypter(checked, b.Encryption, job, opts, func() []string { return e.recipientsOf(ctx, job, b) })
+	if err != nil {
+		return fmt.Errorf("restore: backup %s from %s: %w", b.ID, copyName, err)
+	}
+	plain, err := compression.decompressor(decrypted)
 	if err != nil {
 		return fmt.Errorf("restore: backup %s from %s: %w", b.ID, copyName, err)
 	}
@@ -69,6 +81,28 @@ func (e *Engine) Restore(ctx context.Context, job *Job, backupID string, opts Re
 		return fmt.Errorf("restore: backup %s from %s: %w", b.ID, copyName, err)
 	}
 	e.opts.Logger.Info("restore finished", "job", job.Name, "backup", b.ID)
+	return nil
+}
+
+// recipientsOf returns the recipient fingerprints the manifest of the first
+// readable copy of b records, or nil.
+func (e *Engine) recipientsOf(ctx context.Context, job *Job, b store.Backup) []string {
+	for _, t := range job.Destinations {
+		for _, c := range b.Copies {
+			if c.Destination != t.Name {
+				continue
+			}
+			r, err := t.Destination.Open(ctx, c.Key+ManifestSuffix)
+			if err != nil {
+				continue
+			}
+			m, err := ParseManifest(r)
+			r.Close()
+			if err == nil && len(m.Recipients) > 0 {
+				return m.Recipients
+			}
+		}
+	}
 	return nil
 }
 

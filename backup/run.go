@@ -57,7 +57,8 @@ func (d DestinationError) Error() string { return d.Destination + ": " + d.Err.E
 func (d DestinationError) Unwrap() error { return d.Err }
 
 // Run backs up job once: it records a running run, streams the source's
-// snapshot through compression and a SHA-256 hash to every destination at once,
+// snapshot through compression, encryption (Job.Encryption) and a SHA-256 hash
+// to every destination at once,
 // writes the manifest beside each complete artifact, catalogs the backup and
 // records the run's final status:
 //
@@ -170,6 +171,7 @@ type execution struct {
 	run         *store.Run
 	log         runLog
 	compression Compression
+	recipients  []string // fingerprints, with Encryption
 
 	bytesRead    atomic.Int64 // source bytes
 	bytesWritten atomic.Int64 // artifact bytes
@@ -217,12 +219,13 @@ func (x *execution) execute(ctx context.Context) *Result {
 		})
 	}
 
-	// The pipeline: source -> count -> compress -> hash, count, chunk -> fan-out.
+	// The pipeline: source -> count -> compress -> encrypt -> hash, count,
+	// chunk -> fan-out.
 	hash := sha256.New()
 	artifact := io.MultiWriter(hash, counter{&x.bytesWritten}, fan)
-	comp, err := x.compression.compressor(artifact)
+	comp, err := x.pipeline(artifact)
 	if err != nil {
-		x.sourceErr = fmt.Errorf("compression: %w", err)
+		x.sourceErr = err
 	} else {
 		info, err := job.Source.Snapshot(ctx, io.MultiWriter(counter{&x.bytesRead}, comp))
 		res.Info = info
@@ -308,6 +311,9 @@ func (x *execution) execute(ctx context.Context) *Result {
 		Size: size, SHA256: sum, Format: job.Source.Format(), Compression: string(x.compression),
 		SourceInfo: infoJSON, Copies: copies,
 	}
+	if job.Encryption != nil {
+		res.Backup.Encryption = EncryptionAge
+	}
 	return res
 }
 
@@ -325,6 +331,9 @@ func (x *execution) putManifest(ctx context.Context, d destination.Destination, 
 	m := Manifest{
 		Version: ManifestVersion, BackupID: backupID, Job: x.job.Name, RunID: x.run.ID, CreatedAt: created,
 		Source: info, Artifact: key, Size: size, SHA256: sum, Compression: x.compression, Tool: Version,
+	}
+	if x.job.Encryption != nil {
+		m.Encryption, m.Recipients = EncryptionAge, x.recipients
 	}
 	data, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {

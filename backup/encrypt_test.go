@@ -1,0 +1,242 @@
+package backup_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"filippo.io/age"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/backupkit/backupkit/backup"
+	"github.com/backupkit/backupkit/destination"
+	"github.com/backupkit/backupkit/destination/local"
+	"github.com/backupkit/backupkit/destination/memory"
+	"github.com/backupkit/backupkit/secret"
+	"github.com/backupkit/backupkit/source"
+)
+
+const marker = "PLAINTEXT-MARKER-7f3a9c"
+
+// markedData is compressible data with the marker all over it.
+func markedData(t testing.TB) []byte {
+	var b bytes.Buffer
+	for b.Len() < 3<<20 {
+		b.WriteString(marker)
+		b.Write(randomBytes(t, 1000))
+	}
+	return b.Bytes()
+}
+
+// recordingSource is a bytesSource whose Restore records whether it was
+// called and how many bytes it read.
+type recordingSource struct {
+	*bytesSource
+	called atomic.Bool
+	read   atomic.Int64
+}
+
+func (s *recordingSource) Restore(ctx context.Context, r io.Reader, opts source.RestoreOptions) error {
+	s.called.Store(true)
+	n, err := io.Copy(io.Discard, r)
+	s.read.Add(n)
+	return err
+}
+
+func newIdentity(t testing.TB) *age.X25519Identity {
+	id, err := age.GenerateX25519Identity()
+	require.NoError(t, err)
+	return id
+}
+
+// destinations returns the destinations to round-trip through: memory and a
+// local folder.
+func encDestinations(t *testing.T) map[string]destination.Destination {
+	folder, err := local.New(t.TempDir(), nil)
+	require.NoError(t, err)
+	return map[string]destination.Destination{"memory": memory.New(), "local": folder}
+}
+
+// readObject returns the stored bytes of key.
+func readObject(t *testing.T, d destination.Destination, key string) []byte {
+	r, err := d.Open(context.Background(), key)
+	require.NoError(t, err)
+	defer r.Close()
+	data, err := io.ReadAll(r)
+	require.NoError(t, err)
+	return data
+}
+
+func TestEncryptedRoundTripWithRecipients(t *testing.T) {
+	for name, dst := range encDestinations(t) {
+		for _, comp := range []backup.Compression{backup.None, backup.Zstd} {
+			t.Run(name+"/"+string(comp), func(t *testing.T) {
+				ctx := context.Background()
+				eng, st := newEngine(t)
+				alice, bob := newIdentity(t), newIdentity(t)
+				data := markedData(t)
+				src := newBytesSource(data)
+				job := &backup.Job{Name: "app", Source: src, Compression: comp,
+					Destinations: []backup.Target{{Name: name, Destination: dst}},
+					Encryption:   &backup.Encryption{Recipients: []age.Recipient{alice.Recipient(), bob.Recipient()}}}
+				res, err := eng.Run(ctx, job, backup.RunOptions{})
+				require.NoError(t, err)
+				key := res.Backup.Copies[0].Key
+				assert.True(t, strings.HasSuffix(key, ".bin"+map[backup.Compression]string{backup.None: "", backup.Zstd: ".zst"}[comp]+".age"), key)
+				assert.Equal(t, backup.EncryptionAge, res.Backup.Encryption)
+				got, err := st.GetBackup(ctx, res.Backup.ID)
+				require.NoError(t, err)
+				assert.Equal(t, backup.EncryptionAge, got.Encryption, "catalog")
+
+				artifact := readObject(t, dst, key)
+				assert.True(t, bytes.HasPrefix(artifact, []byte("age-encryption.org/v1\n")))
+				assert.NotContains(t, string(artifact), marker)
+				assert.EqualValues(t, len(artifact), res.Backup.Size, "size is of the bytes as stored")
+
+				m, err := backup.ParseManifest(bytes.NewReader(readObject(t, dst, key+backup.ManifestSuffix)))
+				require.NoError(t, err)
+				assert.Equal(t, backup.EncryptionAge, m.Encryption)
+				assert.Equal(t, []string{alice.Recipient().String(), bob.Recipient().String()}, m.Recipients)
+				raw := string(readObject(t, dst, key+backup.ManifestSuffix))
+				assert.NotContains(t, raw, alice.String())
+				assert.NotContains(t, raw, bob.String())
+
+				// Either identity restores.
+				for _, id := range []age.Identity{bob, alice} {
+					src.restored = nil
+					require.NoError(t, eng.Restore(ctx, job, res.Backup.ID, backup.RestoreOptions{Identities: []age.Identity{newIdentity(t), id}}))
+					assert.True(t, bytes.Equal(data, src.restored), "restored bytes differ")
+				}
+			})
+		}
+	}
+}
+
+func TestEncryptedRoundTripWithPassphrase(t *testing.T) {
+	const pass = "correct horse battery staple"
+	for name, dst := range encDestinations(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			eng, _ := newEngine(t)
+			data := markedData(t)
+			src := newBytesSource(data)
+			job := &backup.Job{Name: "app", Source: src, Compression: backup.None,
+				Destinations: []backup.Target{{Name: name, Destination: dst}},
+				Encryption:   &backup.Encryption{Passphrase: secret.New(pass), WorkFactor: 10}}
+			res, err := eng.Run(ctx, job, backup.RunOptions{})
+			require.NoError(t, err)
+			key := res.Backup.Copies[0].Key
+			artifact := readObject(t, dst, key)
+			assert.NotContains(t, string(artifact), marker)
+			manifest := readObject(t, dst, key+backup.ManifestSuffix)
+			assert.NotContains(t, string(manifest), pass)
+			m, err := backup.ParseManifest(bytes.NewReader(manifest))
+			require.NoError(t, err)
+			assert.Equal(t, []string{backup.ScryptFingerprint}, m.Recipients)
+
+			// The job's passphrase restores on its own.
+			require.NoError(t, eng.Restore(ctx, job, res.Backup.ID, backup.RestoreOptions{}))
+			assert.True(t, bytes.Equal(data, src.restored), "restored bytes differ")
+
+			// A job with another passphrase fails before the Restorer runs.
+			rec := &recordingSource{bytesSource: src}
+			wrong := *job
+			wrong.Source = rec
+			wrong.Encryption = &backup.Encryption{Passphrase: secret.New("not it")}
+			err = eng.Restore(ctx, &wrong, res.Backup.ID, backup.RestoreOptions{})
+			require.ErrorIs(t, err, backup.ErrIdentity)
+			assert.Contains(t, err.Error(), "passphrase (scrypt)")
+			assert.False(t, rec.called.Load(), "the Restorer was called")
+			assert.NotContains(t, err.Error(), pass)
+		})
+	}
+}
+
+func TestEncryptedRestoreWithoutTheRightIdentityFailsBeforeTheRestorer(t *testing.T) {
+	ctx := context.Background()
+	eng, _ := newEngine(t)
+	alice := newIdentity(t)
+	rec := &recordingSource{bytesSource: newBytesSource(markedData(t))}
+	job := &backup.Job{Name: "app", Source: rec,
+		Destinations: []backup.Target{{Name: "m", Destination: memory.New()}},
+		Encryption:   &backup.Encryption{Recipients: []age.Recipient{alice.Recipient()}}}
+	res, err := eng.Run(ctx, job, backup.RunOptions{})
+	require.NoError(t, err)
+
+	for name, ids := range map[string][]age.Identity{
+		"missing": nil,
+		"wrong":   {newIdentity(t), newIdentity(t)},
+	} {
+		t.Run(name, func(t *testing.T) {
+			err := eng.Restore(ctx, job, res.Backup.ID, backup.RestoreOptions{Identities: ids})
+			require.ErrorIs(t, err, backup.ErrIdentity)
+			assert.Contains(t, err.Error(), alice.Recipient().String(), "the error names the recipient")
+			assert.False(t, rec.called.Load(), "the Restorer was called")
+			assert.Zero(t, rec.read.Load())
+		})
+	}
+	require.NoError(t, eng.Restore(ctx, job, res.Backup.ID, backup.RestoreOptions{Identities: []age.Identity{alice}}))
+	assert.True(t, rec.called.Load())
+	assert.EqualValues(t, len(rec.data), rec.read.Load())
+}
+
+func TestEncryptionValidation(t *testing.T) {
+	alice := newIdentity(t)
+	base := func(e *backup.Encryption) *backup.Job {
+		return &backup.Job{Name: "app", Source: newBytesSource(nil),
+			Destinations: []backup.Target{{Name: "m", Destination: memory.New()}}, Encryption: e}
+	}
+	for name, e := range map[string]*backup.Encryption{
+		"empty":       {},
+		"both":        {Recipients: []age.Recipient{alice.Recipient()}, Passphrase: secret.New("x")},
+		"nil":         {Recipients: []age.Recipient{nil}},
+		"work factor": {Passphrase: secret.New("x"), WorkFactor: 40},
+	} {
+		err := base(e).Validate()
+		assert.Error(t, err, name)
+		if err != nil {
+			assert.Contains(t, err.Error(), "encryption", name)
+		}
+	}
+	assert.NoError(t, base(&backup.Encryption{Passphrase: secret.New("x")}).Validate())
+}
+
+func BenchmarkEncryptedRun(b *testing.B) {
+	id := newIdentity(b)
+	data := randomBytes(b, 64<<20)
+	for _, enc := range []bool{false, true} {
+		name := "plain"
+		if enc {
+			name = "age"
+		}
+		b.Run(name, func(b *testing.B) {
+			eng, _ := newEngine(b)
+			job := &backup.Job{Name: "app", Source: newBytesSource(data),
+				Destinations: []backup.Target{{Name: "m", Destination: discardDest{memory.New()}}}}
+			if enc {
+				job.Encryption = &backup.Encryption{Recipients: []age.Recipient{id.Recipient()}}
+			}
+			b.SetBytes(int64(len(data)))
+			for b.Loop() {
+				if _, err := eng.Run(context.Background(), job, backup.RunOptions{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// discardDest reads artifacts to the end and keeps only manifests.
+type discardDest struct{ *memory.Bucket }
+
+func (d discardDest) Put(ctx context.Context, key string, r io.Reader, opts *destination.PutOptions) (destination.Object, error) {
+	if strings.HasSuffix(key, backup.ManifestSuffix) {
+		return d.Bucket.Put(ctx, key, r, opts)
+	}
+	n, err := io.Copy(io.Discard, r)
+	return destination.Object{Key: key, Size: n}, err
+}
