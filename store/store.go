@@ -84,12 +84,27 @@ type Run struct {
 	BackupID string
 }
 
-// RunFilter selects runs for ListRuns. Zero fields do not filter.
+// RunFilter selects runs for ListRuns and ListRunsPage. Zero fields do not
+// filter.
 type RunFilter struct {
-	Job    string
-	Status RunStatus
+	Job        string
+	ScheduleID string
+	Status     RunStatus
+	// Since and Until bound StartedAt: Since <= StartedAt < Until.
+	Since time.Time
+	Until time.Time
+	// Cursor continues a listing where the page that returned it as Next
+	// ended; it must come with the same other fields.
+	Cursor string
 	// Limit caps the number of runs returned (newest first); 0 means 100.
 	Limit int
+}
+
+// RunPage is one page of a run listing.
+type RunPage struct {
+	Runs []Run
+	// Next is the Cursor of the following page; "" on the last page.
+	Next string
 }
 
 // BackupStatus says how complete a cataloged backup is.
@@ -137,11 +152,59 @@ type Copy struct {
 	CreatedAt time.Time
 }
 
-// BackupFilter selects backups for ListBackups. Zero fields do not filter.
+// BackupFilter selects backups for ListBackups and ListBackupsPage. Zero
+// fields do not filter.
 type BackupFilter struct {
-	Job string
-	// Limit caps the number of backups returned (newest first); 0 means all.
+	Job    string
+	Status BackupStatus
+	// Since and Until bound CreatedAt: Since <= CreatedAt < Until.
+	Since time.Time
+	Until time.Time
+	// Protected, when set, selects protected (true) or unprotected (false)
+	// backups.
+	Protected *bool
+	// Cursor continues a listing where the page that returned it as Next
+	// ended; it must come with the same other fields.
+	Cursor string
+	// Limit caps the number of backups returned (newest first); 0 means all
+	// for ListBackups and 100 for ListBackupsPage.
 	Limit int
+}
+
+// BackupPage is one page of a catalog listing.
+type BackupPage struct {
+	Backups []Backup
+	// Next is the Cursor of the following page; "" on the last page.
+	Next string
+}
+
+// StatsFilter selects the runs Stats summarizes. Zero fields do not filter.
+type StatsFilter struct {
+	ScheduleID string
+	Job        string
+	// Since and Until bound the runs' StartedAt: Since <= StartedAt < Until
+	// (the window).
+	Since time.Time
+	Until time.Time
+}
+
+// Stats summarizes the finished runs a StatsFilter selects (skipped and
+// missed slots, and running runs, are not counted).
+type Stats struct {
+	// Total counts finished runs; Succeeded, Failed and Partial count those
+	// statuses (Total also counts canceled and interrupted runs).
+	Total     int64
+	Succeeded int64
+	Failed    int64
+	Partial   int64
+	// AvgDuration and P95Duration are over runs with a start and a finish
+	// (nearest-rank 95th percentile); zero when there are none.
+	AvgDuration time.Duration
+	P95Duration time.Duration
+	// BytesWritten sums the runs' BytesWritten.
+	BytesWritten int64
+	// SuccessRate is Succeeded / Total, 0 when Total is 0.
+	SuccessRate float64
 }
 
 // LogLevel is a log line's severity, as in log/slog.
@@ -192,6 +255,11 @@ type Runs interface {
 	GetRun(ctx context.Context, id string) (Run, error)
 	// ListRuns returns runs, newest first.
 	ListRuns(ctx context.Context, f RunFilter) ([]Run, error)
+	// ListRunsPage is ListRuns a page at a time: Next continues it. Pages cost
+	// the same whatever their position. A malformed Cursor fails naming it.
+	ListRunsPage(ctx context.Context, f RunFilter) (RunPage, error)
+	// Stats summarizes the runs f selects.
+	Stats(ctx context.Context, f StatsFilter) (Stats, error)
 	// RenewLease extends a running run's lease to ttl from the store's clock.
 	// It fails with ErrConflict when the run is no longer running or is owned by
 	// another owner, so a process that lost its run learns it.
@@ -210,6 +278,9 @@ type Catalog interface {
 	GetBackup(ctx context.Context, id string) (Backup, error)
 	// ListBackups returns backups with their copies, newest first.
 	ListBackups(ctx context.Context, f BackupFilter) ([]Backup, error)
+	// ListBackupsPage is ListBackups a page at a time: Next continues it. A
+	// malformed Cursor fails naming it.
+	ListBackupsPage(ctx context.Context, f BackupFilter) (BackupPage, error)
 	// DeleteCopy forgets one copy (after its objects were deleted). Forgetting
 	// the last copy deletes the backup. A missing copy is not an error.
 	DeleteCopy(ctx context.Context, backupID, destination string) error

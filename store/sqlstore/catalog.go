@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/backupkit/backupkit/store"
 )
@@ -142,23 +143,49 @@ func (db *DB) copies(ctx context.Context, t *tx, q string, args ...any) (map[str
 }
 
 // ListBackups returns the backups f selects with their copies, newest first:
-// by CreatedAt, then, for equal times, by ID. It never returns nil.
+// by CreatedAt, then, for equal times, by ID. A malformed Cursor fails naming
+// it. It never returns nil.
 func (db *DB) ListBackups(ctx context.Context, f store.BackupFilter) ([]store.Backup, error) {
-	where, args := "", []any{}
+	var where []string
+	var args []any
 	if f.Job != "" {
-		where = " WHERE job = ?"
+		where = append(where, "job = ?")
 		args = append(args, f.Job)
 	}
-	const order = ` ORDER BY created_at DESC, id DESC`
-	limit := ""
+	if f.Status != "" {
+		where = append(where, "status = ?")
+		args = append(args, string(f.Status))
+	}
+	if f.Protected != nil {
+		where = append(where, "protected = ?")
+		args = append(args, *f.Protected)
+	}
+	if !f.Since.IsZero() {
+		where = append(where, "created_at >= ?")
+		args = append(args, db.d.encodeTime(f.Since))
+	}
+	if !f.Until.IsZero() {
+		where = append(where, "created_at < ?")
+		args = append(args, db.d.encodeTime(f.Until))
+	}
+	if f.Cursor != "" {
+		t, id, err := decodeCursor(f.Cursor)
+		if err != nil {
+			return nil, err
+		}
+		cond, a := db.after("created_at", t, id)
+		where = append(where, cond)
+		args = append(args, a...)
+	}
+	q := `SELECT ` + backupColumns + ` FROM backups` + whereClause(where) + ` ORDER BY created_at DESC, id DESC`
 	if f.Limit > 0 {
-		limit = " LIMIT ?"
+		q += " LIMIT ?"
 		args = append(args, f.Limit)
 	}
 	out := []store.Backup{}
 	err := db.inRead(ctx, func(t *tx) error {
 		out = out[:0]
-		rows, err := t.query(ctx, `SELECT `+backupColumns+` FROM backups`+where+order+limit, args...)
+		rows, err := t.query(ctx, q, args...)
 		if err != nil {
 			return err
 		}
@@ -176,21 +203,22 @@ func (db *DB) ListBackups(ctx context.Context, f store.BackupFilter) ([]store.Ba
 		if err := rows.Err(); err != nil {
 			return err
 		}
-		if len(out) == 0 {
-			return nil
-		}
-		// The same selection as a derived table (MySQL refuses LIMIT inside IN).
-		inner := `SELECT id FROM backups` + where
-		if limit != "" {
-			inner += order + limit
-		}
-		copies, err := db.copies(ctx, t, `SELECT c.backup_id, c.destination, c.object_key, c.size, c.created_at
-			FROM backup_copies c JOIN (`+inner+`) s ON s.id = c.backup_id ORDER BY c.id`, args...)
-		if err != nil {
-			return err
-		}
-		for i := range out {
-			out[i].Copies = copies[out[i].ID]
+		// Copies of the listed backups, a chunk of ids at a time.
+		const chunk = 500
+		for start := 0; start < len(out); start += chunk {
+			part := out[start:min(start+chunk, len(out))]
+			ids := make([]any, len(part))
+			for i, b := range part {
+				ids[i] = b.ID
+			}
+			copies, err := db.copies(ctx, t, `SELECT backup_id, destination, object_key, size, created_at
+				FROM backup_copies WHERE backup_id IN (?`+strings.Repeat(",?", len(ids)-1)+`) ORDER BY id`, ids...)
+			if err != nil {
+				return err
+			}
+			for i := range part {
+				part[i].Copies = copies[part[i].ID]
+			}
 		}
 		return nil
 	})

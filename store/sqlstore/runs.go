@@ -155,7 +155,7 @@ func (db *DB) runConflict(ctx context.Context, r *store.Run, cause error) error 
 }
 
 // UpdateRun replaces the stored run with r, matched by r.ID, except its Owner
-// and Attempt, which identify the caller. It is fenced: only a running run can
+// and Attempt, which identify the caller, and its StartedAt when r's is zero. It is fenced: only a running run can
 // be updated, and only by its owner and attempt (r.Owner and r.Attempt equal
 // to the stored ones); otherwise it fails with store.ErrConflict, naming who
 // holds the run or its status, so that a process whose run was interrupted
@@ -174,7 +174,7 @@ func (db *DB) UpdateRun(ctx context.Context, r *store.Run) error {
 	err := db.inWrite(ctx, func(t *tx) error {
 		t2 := db.d.encodeTime
 		res, err := t.exec(ctx, `UPDATE runs SET job = ?, schedule_id = ?, slot = ?, trigger_kind = ?, triggered_by = ?,
-			status = ?, reason = ?, lease_until = ?, started_at = ?, finished_at = ?,
+			status = ?, reason = ?, lease_until = ?, started_at = COALESCE(?, started_at), finished_at = ?,
 			bytes_read = ?, bytes_written = ?, backup_id = ?
 			WHERE id = ? AND status = ? AND owner = ? AND attempt = ?`,
 			r.Job, r.ScheduleID, t2(r.Slot), string(r.Trigger), r.TriggeredBy, string(r.Status), r.Reason,
@@ -245,17 +245,12 @@ func (db *DB) GetRun(ctx context.Context, id string) (store.Run, error) {
 const DefaultRunLimit = 100
 
 // ListRuns returns the runs f selects, newest first: by StartedAt, then, for
-// equal start times, by creation (ID). It never returns nil.
+// equal start times, by creation (ID). A zero Limit means DefaultRunLimit; a
+// malformed Cursor fails naming it. It never returns nil.
 func (db *DB) ListRuns(ctx context.Context, f store.RunFilter) ([]store.Run, error) {
-	var where []string
-	var args []any
-	if f.Job != "" {
-		where = append(where, "job = ?")
-		args = append(args, f.Job)
-	}
-	if f.Status != "" {
-		where = append(where, "status = ?")
-		args = append(args, string(f.Status))
+	where, args, err := db.runWhere(f)
+	if err != nil {
+		return nil, err
 	}
 	limit := f.Limit
 	if limit <= 0 {
