@@ -132,6 +132,9 @@ type Job struct {
 	// Retention says which backups to keep; nil (no "retention" key) keeps
 	// them all.
 	Retention *Retention `yaml:"retention"`
+	// Encryption encrypts the job's backups with age; nil (no "encryption"
+	// key) stores them unencrypted.
+	Encryption *Encryption `yaml:"encryption"`
 }
 
 // Retention is a job's "retention": a preset and rules that refine it. The

@@ -2,6 +2,7 @@ package config
 
 import (
 	"bytes"
+	"encoding"
 	"errors"
 	"fmt"
 	"io"
@@ -237,6 +238,15 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string, line int) {
 	}
 	if n.Kind == yaml.ScalarNode && n.ShortTag() == nullTag {
 		return // null leaves the zero value
+	}
+	if tu, ok := v.Addr().Interface().(encoding.TextUnmarshaler); ok {
+		// secret.String: never put the value into a message.
+		if n.Kind != yaml.ScalarNode {
+			d.fail(path, line, "expected a string, got %s", describe(n))
+		} else if err := tu.UnmarshalText([]byte(n.Value)); err != nil {
+			d.fail(path, line, "invalid value")
+		}
+		return
 	}
 	switch v.Kind() {
 	case reflect.Struct:

@@ -230,6 +230,10 @@ func (v *validator) job(c *Config, i int, destNames []string, first map[string]i
 	if j.Retention != nil && !v.bad(at("retention")) {
 		v.retention(j.Retention, at("retention"))
 	}
+
+	if j.Encryption != nil && !v.bad(at("encryption")) {
+		v.encryption(j.Encryption, at("encryption"))
+	}
 }
 
 // retention checks a job's retention settings at path.

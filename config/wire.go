@@ -119,6 +119,13 @@ func Open(ctx context.Context, cfg *Config, opts *OpenOptions) (rt *Runtime, err
 			}
 			job.Retention = &policy
 		}
+		if j.Encryption != nil {
+			recipients, passphrase, err := j.Encryption.Keys()
+			if err != nil {
+				return nil, fmt.Errorf("job %s: encryption: %w", j.Name, err)
+			}
+			job.Encryption = &backup.Encryption{Recipients: recipients, Passphrase: passphrase}
+		}
 		if err := job.Validate(); err != nil {
 			return nil, err
 		}
