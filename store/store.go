@@ -20,6 +20,10 @@ var (
 	// ErrConflict is matched by errors about a record that already exists, or a
 	// change refused because the caller no longer owns the record.
 	ErrConflict = errors.New("conflict")
+	// ErrWrongKey is matched by errors about stored credentials that the
+	// store's credentials key cannot decrypt: they were sealed with another
+	// key, or altered.
+	ErrWrongKey = errors.New("wrong credentials key")
 )
 
 // RunStatus is where a run is in its lifecycle.
@@ -423,6 +427,66 @@ type Audit interface {
 	ListAudit(ctx context.Context, f AuditFilter) ([]AuditEntry, error)
 }
 
+// ConnectionKind says what a connection connects to.
+type ConnectionKind string
+
+// The connection kinds.
+const (
+	ConnectionSource      ConnectionKind = "source"
+	ConnectionDestination ConnectionKind = "destination"
+)
+
+// Connection is a named source or destination definition that schedules
+// refer to. Its Secrets are encrypted at rest with a key the host supplies.
+type Connection struct {
+	// ID is assigned by CreateConnection when empty.
+	ID string
+	// Tenant scopes Name, which is unique within its tenant.
+	Tenant string
+	Name   string
+	Kind   ConnectionKind
+	// Type is the adapter ("mysql", "s3", ...).
+	Type string
+	// Config is the non-secret settings, a JSON object (nil: "{}").
+	Config json.RawMessage
+	// Secrets are the credentials (password, secret key, token, ...). They
+	// are stored encrypted; GetConnection and GetConnectionByName decrypt
+	// them, ListConnections leaves them nil.
+	Secrets map[string]string
+	// HasSecrets reports, on read, whether credentials are stored.
+	HasSecrets bool
+	// CreatedAt and UpdatedAt come from the store's clock.
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Connections persists connections.
+type Connections interface {
+	// CreateConnection inserts c, sealing its Secrets. A name taken in the
+	// tenant fails with ErrConflict naming it; an empty Name, an unknown
+	// Kind or a Config that is not a JSON object fails naming the field;
+	// Secrets without a credentials key fail.
+	CreateConnection(ctx context.Context, c *Connection) error
+	// GetConnection returns the connection with its Secrets decrypted, or
+	// fails with ErrNotFound, or with ErrWrongKey when the store's key cannot
+	// decrypt them.
+	GetConnection(ctx context.Context, id string) (Connection, error)
+	// GetConnectionByName is GetConnection by tenant and name.
+	GetConnectionByName(ctx context.Context, tenant, name string) (Connection, error)
+	// ListConnections returns the tenant's connections ("": every tenant's),
+	// by tenant and name, without their Secrets.
+	ListConnections(ctx context.Context, tenant string) ([]Connection, error)
+	// UpdateConnection replaces c's Name, Kind, Type and Config, matched by
+	// c.ID; nil Secrets keep the stored ones, a non-nil map replaces them
+	// (empty: none). It fails as CreateConnection does, and with ErrNotFound.
+	UpdateConnection(ctx context.Context, c *Connection) error
+	// DeleteConnection deletes the connection. When schedules use it, it
+	// fails with ErrConflict naming them, unless cascade is set: then those
+	// schedules are deleted with it. A missing connection fails with
+	// ErrNotFound.
+	DeleteConnection(ctx context.Context, id string, cascade bool) error
+}
+
 // Store is everything backupkit persists. Implementations are safe for
 // concurrent use.
 type Store interface {
@@ -431,6 +495,7 @@ type Store interface {
 	Logs
 	Schedules
 	Audit
+	Connections
 	// Close releases the store's connections.
 	Close() error
 }

@@ -115,6 +115,10 @@ func openMySQL(ctx context.Context, u *url.URL, opts ...Option) (*DB, error) {
 // openServer finishes opening a store on a database server: pool limits, a
 // ping, the migrations.
 func openServer(ctx context.Context, d *dialect, pool *sql.DB, o options, where, secret string) (*DB, error) {
+	if err := checkKey(o.key); err != nil {
+		pool.Close()
+		return nil, err
+	}
 	pool.SetMaxOpenConns(o.maxConns)
 	pool.SetMaxIdleConns(o.maxConns)
 	pool.SetConnMaxIdleTime(5 * time.Minute)

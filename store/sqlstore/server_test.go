@@ -68,7 +68,7 @@ func mysqlURL(t testing.TB) string {
 
 func openURLTest(t *testing.T, raw string) *DB {
 	t.Helper()
-	db, err := Open(t.Context(), raw)
+	db, err := Open(t.Context(), raw, WithKey(testKey))
 	require.NoError(t, err)
 	return db
 }

@@ -152,7 +152,10 @@ func OpenSQLite(ctx context.Context, path string, opts ...Option) (*DB, error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	db := &DB{d: sqliteDialect}
+	if err := checkKey(o.key); err != nil {
+		return nil, err
+	}
+	db := &DB{d: sqliteDialect, key: o.key}
 	if path == Memory {
 		w, err := sql.Open(sqliteDialect.driver, Memory+"?"+sqliteParams(o, true, false))
 		if err != nil {

@@ -20,10 +20,13 @@ import (
 
 func openFile(t *testing.T) *DB {
 	t.Helper()
-	db, err := OpenSQLite(t.Context(), filepath.Join(t.TempDir(), "store.db"))
+	db, err := OpenSQLite(t.Context(), filepath.Join(t.TempDir(), "store.db"), WithKey(testKey))
 	require.NoError(t, err)
 	return db
 }
+
+// testKey is the credentials key of the tests' stores.
+var testKey = []byte("0123456789abcdef0123456789abcdef")
 
 func TestConformanceFile(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store { return openFile(t) })
@@ -31,7 +34,7 @@ func TestConformanceFile(t *testing.T) {
 
 func TestConformanceMemory(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store {
-		db, err := OpenSQLite(t.Context(), Memory)
+		db, err := OpenSQLite(t.Context(), Memory, WithKey(testKey))
 		require.NoError(t, err)
 		return db
 	})

@@ -50,7 +50,8 @@ import (
 )
 
 // Run runs the conformance suite. open must return a new, empty store for
-// each call; Run closes it when the subtest ends.
+// each call, with a credentials key for connection secrets; Run closes it
+// when the subtest ends.
 func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	tests := []struct {
 		name string
@@ -89,6 +90,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ListSchedules", testListSchedules},
 		{"ScheduleRunStats", testScheduleRunStats},
 		{"Audit", testAudit},
+		{"Connections", testConnections},
 		{"CloseTwice", testCloseTwice},
 	}
 	for _, tc := range tests {
