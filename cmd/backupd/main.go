@@ -6,7 +6,7 @@
 //	backupd backup  [--config FILE] JOB             run one job now, with progress
 //	backupd list    [--config FILE] [--job JOB]     show the backup catalog
 //	backupd runs    [--config FILE] [--job JOB]     show run history
-//	backupd restore [--config FILE] --target DIR [--force] BACKUP_ID
+//	backupd restore [--config FILE] --target DIR [--force] [--identity FILE] BACKUP_ID
 //	backupd prune   [--config FILE] [--dry-run] JOB   apply the job's retention policy
 //	backupd protect   [--config FILE] BACKUP_ID       never let retention delete it
 //	backupd unprotect [--config FILE] BACKUP_ID
@@ -46,8 +46,9 @@ Usage:
   backupd backup  [--config FILE] JOB              run one job now and show progress
   backupd list    [--config FILE] [--job JOB]      list the backup catalog
   backupd runs    [--config FILE] [--job JOB]      list run history
-  backupd restore [--config FILE] --target DIR [--force] BACKUP_ID
-                                                   restore a backup into DIR
+  backupd restore [--config FILE] --target DIR [--force] [--identity FILE] BACKUP_ID
+                                                   restore a backup into DIR (--identity:
+                                                   age identities for encrypted backups)
   backupd prune   [--config FILE] [--dry-run] JOB  apply the job's retention policy
                                                    (--dry-run: show the plan only)
   backupd protect   [--config FILE] BACKUP_ID      retention never deletes it
