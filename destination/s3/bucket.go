@@ -423,9 +423,10 @@ func (b *Bucket) Check(ctx context.Context) error {
 // It returns the number of uploads aborted.
 func (b *Bucket) Cleanup(ctx context.Context) (int, error) {
 	cutoff := time.Now().Add(-b.cleanupAge)
+	// The whole bucket is listed and filtered here: MinIO lists only the
+	// uploads of one object when given a prefix.
 	p := s3.NewListMultipartUploadsPaginator(b.client, &s3.ListMultipartUploadsInput{
 		Bucket: aws.String(b.bucket),
-		Prefix: aws.String(b.prefix),
 	})
 	n := 0
 	for p.HasMorePages() {
@@ -438,7 +439,7 @@ func (b *Bucket) Cleanup(ctx context.Context) (int, error) {
 		}
 		for _, up := range page.Uploads {
 			id := aws.ToString(up.UploadId)
-			if s3util.Live.Has(b.bucket, id) || aws.ToTime(up.Initiated).After(cutoff) {
+			if !strings.HasPrefix(aws.ToString(up.Key), b.prefix) || s3util.Live.Has(b.bucket, id) || aws.ToTime(up.Initiated).After(cutoff) {
 				continue
 			}
 			_, err := b.client.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{

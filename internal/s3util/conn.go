@@ -124,9 +124,6 @@ func NewClient(ctx context.Context, c Conn) (*s3.Client, error) {
 		opts = append(opts, config.WithCredentialsProvider(
 			credentials.NewStaticCredentialsProvider(c.AccessKeyID, c.SecretAccessKey, c.SessionToken)))
 	}
-	if c.HTTPClient != nil {
-		opts = append(opts, config.WithHTTPClient(c.HTTPClient))
-	}
 	cfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("loading AWS configuration: %w", err)
@@ -142,6 +139,11 @@ func NewClient(ctx context.Context, c Conn) (*s3.Client, error) {
 			o.BaseEndpoint = aws.String(c.Endpoint)
 		}
 		o.UsePathStyle = c.PathStyle
+		if c.HTTPClient != nil {
+			// Set here rather than with config.WithHTTPClient, which refuses
+			// a plain *http.Client when AWS_CA_BUNDLE is set.
+			o.HTTPClient = c.HTTPClient
+		}
 		// Checksums are asked for explicitly where they are wanted (uploads),
 		// which S3-compatible stores handle better than the SDK's default of
 		// adding them to every request.
