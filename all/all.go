@@ -6,6 +6,7 @@
 package all
 
 import (
+	_ "github.com/backupkit/backupkit/destination/gdrive" // gdrive:
 	_ "github.com/backupkit/backupkit/destination/local"  // file:
 	_ "github.com/backupkit/backupkit/destination/memory" // mem:
 	_ "github.com/backupkit/backupkit/destination/s3"     // s3:
