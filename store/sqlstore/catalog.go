@@ -177,7 +177,7 @@ func (db *DB) ListBackups(ctx context.Context, f store.BackupFilter) ([]store.Ba
 		where = append(where, cond)
 		args = append(args, a...)
 	}
-	q := `SELECT ` + backupColumns + ` FROM backups` + whereClause(where) + ` ORDER BY created_at DESC, id DESC`
+	q := `SELECT ` + backupColumns + ` FROM backups` + db.d.forceIndex(backupIndex(f)) + whereClause(where) + ` ORDER BY created_at DESC, id DESC`
 	if f.Limit > 0 {
 		q += " LIMIT ?"
 		args = append(args, f.Limit)

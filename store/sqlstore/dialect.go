@@ -77,6 +77,14 @@ type dialect struct {
 	// migration whose DDL was not transactional); nil where DDL is
 	// transactional.
 	alreadyDone func(error) bool
+	// forceIndex names the index a keyset-paged listing must walk, placed
+	// after the table name; "" where the planner finds it alone. MySQL and
+	// MariaDB otherwise prefer scanning the filter's equality prefix from
+	// the top, which makes a page's cost grow with its position.
+	forceIndex func(index string) string
+	// rowValues reports whether (a, b) < (x, y) is planned as an index
+	// range; otherwise the keyset condition is written expanded.
+	rowValues bool
 
 	rebinds sync.Map // query -> rebound query, for numbered dialects
 }
@@ -151,6 +159,8 @@ var sqliteDialect = &dialect{
 	descNullsLast: "DESC NULLS LAST",
 	forUpdate:     "", // write transactions are BEGIN IMMEDIATE on the single writer
 	claimConflict: " ON CONFLICT (job, schedule_id, slot, attempt) DO NOTHING",
+	rowValues:     true,
+	forceIndex:    noIndexHint,
 	migrationsTable: `CREATE TABLE IF NOT EXISTS schema_migrations (
 	version    INTEGER PRIMARY KEY,
 	name       TEXT    NOT NULL,
@@ -164,6 +174,8 @@ var sqliteDialect = &dialect{
 		return e.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || e.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
 	},
 }
+
+func noIndexHint(string) string { return "" }
 
 // unixNanos encodes t as Unix nanoseconds, nil for the zero time.
 func unixNanos(t time.Time) any {

@@ -26,6 +26,8 @@ var postgresDialect = &dialect{
 	descNullsLast: "DESC NULLS LAST",
 	forUpdate:     " FOR UPDATE",
 	claimConflict: " ON CONFLICT (job, schedule_id, slot, attempt) DO NOTHING",
+	rowValues:     true,
+	forceIndex:    noIndexHint,
 	migrationsTable: `CREATE TABLE IF NOT EXISTS schema_migrations (
 	version    INTEGER     PRIMARY KEY,
 	name       TEXT        NOT NULL,
@@ -66,6 +68,7 @@ var mysqlDialect = &dialect{
 	descNullsLast: "DESC",
 	forUpdate:     " FOR UPDATE",
 	splitScripts:  true,
+	forceIndex:    func(index string) string { return " FORCE INDEX (" + index + ")" },
 	migrationsTable: `CREATE TABLE IF NOT EXISTS schema_migrations (
 	version    INTEGER      NOT NULL PRIMARY KEY,
 	name       VARCHAR(255) NOT NULL,

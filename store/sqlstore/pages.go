@@ -41,10 +41,34 @@ func decodeCursor(c string) (time.Time, string, error) {
 // form, which its range optimizer turns into index ranges.
 func (db *DB) after(col string, t time.Time, id string) (string, []any) {
 	v := db.d.encodeTime(t)
-	if db.d == mysqlDialect {
+	if !db.d.rowValues {
 		return "(" + col + " < ? OR (" + col + " = ? AND id < ?))", []any{v, v, id}
 	}
 	return "(" + col + ", id) < (?, ?)", []any{v, id}
+}
+
+// runIndex is the index a run listing with filter f walks.
+func runIndex(f store.RunFilter) string {
+	switch {
+	case f.Job != "":
+		return "runs_job_started"
+	case f.ScheduleID != "":
+		return "runs_schedule_started"
+	case f.Status != "":
+		return "runs_status"
+	}
+	return "runs_started"
+}
+
+// backupIndex is the index a catalog listing with filter f walks.
+func backupIndex(f store.BackupFilter) string {
+	switch {
+	case f.Job != "":
+		return "backups_job_created"
+	case f.Protected != nil:
+		return "backups_protected"
+	}
+	return "backups_created"
 }
 
 // runWhere turns a run filter into conditions and arguments.

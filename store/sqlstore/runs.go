@@ -256,7 +256,7 @@ func (db *DB) ListRuns(ctx context.Context, f store.RunFilter) ([]store.Run, err
 	if limit <= 0 {
 		limit = DefaultRunLimit
 	}
-	q := `SELECT ` + runColumns + ` FROM runs` + whereClause(where) +
+	q := `SELECT ` + runColumns + ` FROM runs` + db.d.forceIndex(runIndex(f)) + whereClause(where) +
 		` ORDER BY started_at ` + db.d.descNullsLast + `, id DESC LIMIT ?`
 	rows, err := db.read.QueryContext(ctx, db.d.rebind(q), append(args, limit)...)
 	if err != nil {
