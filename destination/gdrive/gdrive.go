@@ -549,16 +549,13 @@ func (d *Drive) findFolder(ctx context.Context, parent, name string) (*drive.Fil
 	return slices.MinFunc(fs, compareTimes), nil
 }
 
-// forget drops dir and every folder below it from the cache, after Drive
-// said one of them does not exist (someone deleted it).
-func (d *Drive) forget(dir string) {
+// forget empties the folder cache, after Drive said that a cached folder
+// does not exist (someone deleted it, or one of its parents).
+func (d *Drive) forget() {
 	d.foldersMu.Lock()
 	defer d.foldersMu.Unlock()
-	for p := range d.folders {
-		if p != "" && (p == dir || strings.HasPrefix(p, dir+"/")) {
-			delete(d.folders, p)
-		}
-	}
+	clear(d.folders)
+	d.folders[""] = d.root
 }
 
 // ---- listing ----

@@ -71,7 +71,7 @@ func (d *Drive) Put(ctx context.Context, key string, r io.Reader, opts *PutOptio
 		// read yet, find or create it again.
 		var ue *uploadError
 		if errors.As(err, &ue) && ue.start {
-			d.forget(dir)
+			d.forget()
 			if folder, _, err = d.folder(ctx, dir, true); err == nil {
 				f, err = d.upload(ctx, folder, tmp, r, opts, &sentLast)
 			}
