@@ -12,6 +12,11 @@ import (
 	"github.com/backupkit/backupkit/store"
 )
 
+// testHookAfterBackupRow, when set by a test, runs inside AddBackup's
+// transaction between the backup's row and its copies (a crash test exits
+// the process there).
+var testHookAfterBackupRow func()
+
 const backupColumns = `id, job, run_id, status, created_at, size, sha256, format, compression, encryption, source_info, protected`
 
 func scanBackup(s scanner) (store.Backup, error) {
@@ -78,6 +83,9 @@ func (db *DB) AddBackup(ctx context.Context, b *store.Backup) error {
 			c.Encryption, nullJSON(c.SourceInfo), c.Protected)
 		if err != nil {
 			return err
+		}
+		if testHookAfterBackupRow != nil {
+			testHookAfterBackupRow()
 		}
 		for _, cp := range c.Copies {
 			_, err := tx.exec(ctx, `INSERT INTO backup_copies (backup_id, destination, object_key, size, created_at) VALUES (?,?,?,?,?)`,

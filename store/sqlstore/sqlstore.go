@@ -246,6 +246,15 @@ func prepareFile(path string) (string, error) {
 			return "", fmt.Errorf("sqlstore: %w", err)
 		}
 	case errors.Is(err, fs.ErrExist):
+		// SQLite would silently open a file it cannot write read-only, and
+		// fail later with "attempt to write a readonly database".
+		f, err := os.OpenFile(abs, os.O_RDWR, 0)
+		if err != nil {
+			return "", fmt.Errorf("sqlstore: database file %s cannot be opened for writing (%v); the store writes to it: check its permissions and file system", abs, errors.Unwrap(err))
+		}
+		if err := f.Close(); err != nil {
+			return "", fmt.Errorf("sqlstore: %w", err)
+		}
 	default:
 		return "", fmt.Errorf("sqlstore: create database file: %w", err)
 	}

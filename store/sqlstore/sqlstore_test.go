@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -334,4 +335,27 @@ func TestCanceledContext(t *testing.T) {
 	r := store.Run{Job: "j"}
 	require.ErrorIs(t, db.CreateRun(ctx, &r), context.Canceled)
 	assert.Empty(t, r.ID, "a failed CreateRun leaves the run unchanged")
+}
+
+// TestReadOnlyFile: a database file the process cannot write is refused at
+// open with an error that says so (chattr +i makes it read-only even for
+// root).
+func TestReadOnlyFile(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "store.db")
+	db, err := OpenSQLite(ctx, path)
+	require.NoError(t, err)
+	require.NoError(t, db.Close())
+	if os.Geteuid() == 0 {
+		if out, err := exec.Command("chattr", "+i", path).CombinedOutput(); err != nil {
+			t.Skipf("cannot make the file read-only as root: chattr: %v %s", err, out)
+		}
+		t.Cleanup(func() { _ = exec.Command("chattr", "-i", path).Run() })
+	} else {
+		require.NoError(t, os.Chmod(path, 0o400))
+	}
+	_, err = OpenSQLite(ctx, path)
+	require.Error(t, err)
+	assert.ErrorContains(t, err, "cannot be opened for writing")
+	assert.ErrorContains(t, err, path)
 }
