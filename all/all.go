@@ -11,5 +11,6 @@ import (
 	_ "github.com/backupkit/backupkit/destination/memory" // mem:
 	_ "github.com/backupkit/backupkit/destination/s3"     // s3:
 	_ "github.com/backupkit/backupkit/source/dir"         // dir:
+	_ "github.com/backupkit/backupkit/source/s3"          // s3:
 	_ "github.com/backupkit/backupkit/store/sqlstore"     // sqlite:
 )

@@ -64,6 +64,19 @@ type UploadInput struct {
 	Size        int64 // expected length, or <= 0 when unknown
 	ContentType string
 	Metadata    map[string]string
+	// Optional standard headers, stored with the object when not empty.
+	ContentEncoding    string
+	CacheControl       string
+	ContentDisposition string
+	ContentLanguage    string
+}
+
+// optional returns p as a *string, nil when empty.
+func optional(p string) *string {
+	if p == "" {
+		return nil
+	}
+	return aws.String(p)
 }
 
 func (u *Uploader) partSize() int64 {
@@ -170,9 +183,11 @@ func (u *Uploader) putInput(in UploadInput, data []byte) *s3.PutObjectInput {
 		ServerSideEncryption: u.SSE,
 		Metadata:             in.Metadata,
 	}
-	if in.ContentType != "" {
-		p.ContentType = aws.String(in.ContentType)
-	}
+	p.ContentType = optional(in.ContentType)
+	p.ContentEncoding = optional(in.ContentEncoding)
+	p.CacheControl = optional(in.CacheControl)
+	p.ContentDisposition = optional(in.ContentDisposition)
+	p.ContentLanguage = optional(in.ContentLanguage)
 	if u.SSEKMSKeyID != "" {
 		p.SSEKMSKeyId = aws.String(u.SSEKMSKeyID)
 	}
@@ -191,9 +206,11 @@ func (u *Uploader) multipart(ctx context.Context, in UploadInput, r io.Reader, f
 		ServerSideEncryption: u.SSE,
 		Metadata:             in.Metadata,
 	}
-	if in.ContentType != "" {
-		create.ContentType = aws.String(in.ContentType)
-	}
+	create.ContentType = optional(in.ContentType)
+	create.ContentEncoding = optional(in.ContentEncoding)
+	create.CacheControl = optional(in.CacheControl)
+	create.ContentDisposition = optional(in.ContentDisposition)
+	create.ContentLanguage = optional(in.ContentLanguage)
 	if u.SSEKMSKeyID != "" {
 		create.SSEKMSKeyId = aws.String(u.SSEKMSKeyID)
 	}
