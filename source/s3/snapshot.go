@@ -262,4 +262,3 @@ func metadataOf(hdr *tar.Header) (contentType string, meta map[string]string, ot
 	}
 	return contentType, meta, other
 }
-
