@@ -187,13 +187,22 @@ func (e *tokenError) Unwrap() error { return e.err }
 func authError(err error) error {
 	var re *oauth2.RetrieveError
 	if errors.As(err, &re) {
-		switch re.ErrorCode {
-		case "invalid_grant", "invalid_client", "unauthorized_client", "access_denied", "invalid_scope":
-			desc := re.ErrorCode
-			if re.ErrorDescription != "" {
-				desc += ": " + re.ErrorDescription
+		code, desc := re.ErrorCode, re.ErrorDescription
+		if code == "" { // x/oauth2/jwt does not parse the body
+			var b struct {
+				Error            string `json:"error"`
+				ErrorDescription string `json:"error_description"`
 			}
-			return &tokenError{fmt.Errorf("%w (%s)", ErrReauthorize, desc)}
+			if json.Unmarshal(re.Body, &b) == nil {
+				code, desc = b.Error, b.ErrorDescription
+			}
+		}
+		switch code {
+		case "invalid_grant", "invalid_client", "unauthorized_client", "access_denied", "invalid_scope":
+			if desc != "" {
+				code += ": " + desc
+			}
+			return &tokenError{fmt.Errorf("%w (%s)", ErrReauthorize, code)}
 		}
 		if re.Response != nil && (re.Response.StatusCode >= 500 || re.Response.StatusCode == http.StatusTooManyRequests) {
 			return destination.Retryable(&tokenError{err})

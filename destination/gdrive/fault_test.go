@@ -375,3 +375,32 @@ func TestQuotedNames(t *testing.T) {
 		require.Equal(t, []byte(k), read(t, d, k))
 	}
 }
+
+// Where Drive refuses a permanent deletion (a Content manager on a shared
+// drive), Delete moves the file to the trash, and it is gone for readers.
+func TestDeleteFallsBackToTrash(t *testing.T) {
+	d, fake := newFakeDrive(t)
+	require.NoError(t, put(t, d, "k", []byte("v")))
+	fake.Inject(fakedrive.Fault{Op: fakedrive.OpDelete, Times: 1000, Status: 403, Reason: "insufficientFilePermissions"})
+	require.NoError(t, d.Delete(t.Context(), "k"))
+	_, err := d.Stat(t.Context(), "k")
+	require.ErrorIs(t, err, destination.ErrNotExist)
+	assert.Empty(t, keys(t, d, ""))
+	assert.Empty(t, files(fake), "the file is in the trash")
+	require.NoError(t, put(t, d, "k", []byte("again")))
+	assert.Equal(t, []byte("again"), read(t, d, "k"))
+}
+
+func TestCreateFolder(t *testing.T) {
+	fake := fakedrive.New(t)
+	o := fakeOptions(fake)
+	o.FolderID = "root"
+	id, err := CreateFolder(t.Context(), o, "backupkit")
+	require.NoError(t, err)
+	o.FolderID = id
+	d, err := New(t.Context(), o)
+	require.NoError(t, err)
+	require.NoError(t, d.Check(t.Context()))
+	_, err = CreateFolder(t.Context(), o, "a/b")
+	require.Error(t, err)
+}

@@ -232,6 +232,34 @@ func New(ctx context.Context, opts Options) (*Drive, error) {
 // String returns "gdrive://FOLDER_ID", with no secrets.
 func (d *Drive) String() string { return Scheme + "://" + d.root }
 
+// CreateFolder creates a folder called name inside the folder opts.FolderID
+// ("root" names the top of the account's My Drive, a shared drive's ID its
+// top level) with the credentials opts describes, and returns the new
+// folder's ID, to use as Options.FolderID. With the drive.file scope,
+// credentials see only folders they created, so this is how to make the
+// root folder for them. It creates a new folder even if one of that name
+// exists.
+func CreateFolder(ctx context.Context, opts Options, name string) (string, error) {
+	if name == "" || strings.Contains(name, "/") {
+		return "", fmt.Errorf("gdrive: %q is not a folder name", name)
+	}
+	opts.SkipCheck = true
+	d, err := New(ctx, opts)
+	if err != nil {
+		return "", err
+	}
+	var f *drive.File
+	err = d.retry(ctx, func() (err error) {
+		f, err = d.svc.Files.Create(&drive.File{Name: name, MimeType: folderMime, Parents: []string{opts.FolderID}}).
+			Fields("id").SupportsAllDrives(true).Context(ctx).Do()
+		return err
+	})
+	if err != nil {
+		return "", fmt.Errorf("gdrive: creating folder %q in %s: %w", name, opts.FolderID, err)
+	}
+	return f.Id, nil
+}
+
 // Service returns the Drive API client the Drive uses, with its
 // credentials, for what this package does not offer.
 func (d *Drive) Service() *drive.Service { return d.svc }
@@ -419,9 +447,9 @@ func (d *Drive) Open(ctx context.Context, key string) (io.ReadCloser, error) {
 }
 
 // Delete removes every file that holds key (Drive allows several of one
-// name). A missing key is not an error. Files are deleted permanently, not
-// trashed; on a shared drive that needs the Manager role, or Content
-// manager for files the account created.
+// name). A missing key is not an error. Files are deleted for good; where
+// Drive refuses that (on a shared drive, only a Manager may), they are
+// moved to the trash instead, where List, Stat and Open no longer see them.
 func (d *Drive) Delete(ctx context.Context, key string) error {
 	dir, name, err := checkKey(key)
 	if err != nil {
@@ -447,10 +475,22 @@ func (d *Drive) Delete(ctx context.Context, key string) error {
 }
 
 // deleteFile deletes a file by ID; a file already gone is not an error.
+// When Drive refuses the deletion (on a shared drive, only a Manager may
+// delete for good), it moves the file to the trash instead, which a
+// Content manager may do and which hides it from every listing here.
 func (d *Drive) deleteFile(ctx context.Context, id string) error {
 	err := d.retry(ctx, func() error {
 		return d.svc.Files.Delete(id).SupportsAllDrives(true).Context(ctx).Do()
 	})
+	if errors.Is(err, destination.ErrPermission) && !errors.Is(err, ErrReauthorize) {
+		terr := d.retry(ctx, func() error {
+			_, err := d.svc.Files.Update(id, &drive.File{Trashed: true}).Fields("id").SupportsAllDrives(true).Context(ctx).Do()
+			return err
+		})
+		if terr == nil {
+			return nil
+		}
+	}
 	if errors.Is(err, destination.ErrNotExist) {
 		return nil
 	}

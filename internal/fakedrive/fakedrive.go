@@ -132,7 +132,8 @@ type Server struct {
 	// URL is the server's base URL, such as "http://127.0.0.1:41234".
 	URL string
 	// RootID is the ID of a folder that exists from the start, to use as
-	// the adapter's root folder.
+	// the adapter's root folder. It is also the top of the fake's My Drive:
+	// the alias "root" names it as a parent.
 	RootID string
 	// ClientID, ClientSecret and RefreshToken are the OAuth client and the
 	// refresh token that the token endpoint accepts.
@@ -618,7 +619,10 @@ func (s *Server) checkParentsLocked(w http.ResponseWriter, parents []string) boo
 		apiError(w, http.StatusForbidden, "cannotAddParent", "Increasing the number of parents is not allowed.")
 		return false
 	}
-	for _, p := range parents {
+	for i, p := range parents {
+		if p == "root" { // the alias of the top of My Drive
+			parents[i], p = s.RootID, s.RootID
+		}
 		pf := s.files[p]
 		if pf == nil || pf.Trashed {
 			notFound(w, p)
