@@ -13,3 +13,13 @@ func TestConformance(t *testing.T) {
 		return d
 	})
 }
+
+// The suite again with pages of three files, so that every listing follows
+// page tokens.
+func TestConformanceSmallPages(t *testing.T) {
+	destinationtest.Run(t, func(t *testing.T) destination.Destination {
+		d, fake := newFakeDrive(t)
+		fake.SetMaxPageSize(3)
+		return d
+	})
+}

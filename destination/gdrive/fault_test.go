@@ -404,3 +404,27 @@ func TestCreateFolder(t *testing.T) {
 	_, err = CreateFolder(t.Context(), o, "a/b")
 	require.Error(t, err)
 }
+
+// Listings follow page tokens; the whole suite passes with tiny pages.
+func TestSmallPages(t *testing.T) {
+	fake := fakedrive.New(t)
+	fake.SetMaxPageSize(2)
+	d := newDriveOn(t, fake)
+	var want []string
+	for i := range 7 {
+		k := "p/" + string(rune('a'+i))
+		want = append(want, k)
+		require.NoError(t, put(t, d, k, []byte(k)))
+		require.NoError(t, put(t, d, k, []byte(k))) // replace: a duplicate for a moment
+	}
+	fake.AddFile(fake.RootID, "dup", []byte("1"), time.Time{})
+	fake.AddFile(fake.RootID, "dup", []byte("22"), time.Time{})
+	fake.AddFile(fake.RootID, "dup", []byte("333"), time.Time{})
+	assert.Equal(t, append([]string{"dup"}, want...), keys(t, d, ""))
+	obj, err := d.Stat(t.Context(), "dup")
+	require.NoError(t, err)
+	assert.Equal(t, int64(3), obj.Size)
+	require.NoError(t, d.Delete(t.Context(), "dup"))
+	assert.Equal(t, want, keys(t, d, ""))
+	assert.Greater(t, fake.Count(fakedrive.OpList), 20)
+}

@@ -154,6 +154,7 @@ type Server struct {
 	revoked      bool
 	readOnlyRoot bool
 	maxPeer      int64 // largest chunk body seen, in bytes
+	maxPage      int   // cap on files per list page; 0 means 1000
 }
 
 type faultState struct {
@@ -236,6 +237,15 @@ func (s *Server) SetRootReadOnly(ro bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.readOnlyRoot = ro
+}
+
+// SetMaxPageSize makes files.list return at most n files per page whatever
+// pageSize asks, as Drive may ("the server may return fewer"), so that
+// tests exercise page tokens with few files.
+func (s *Server) SetMaxPageSize(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.maxPage = n
 }
 
 // MaxChunk returns the largest chunk body, in bytes, received so far.
@@ -592,6 +602,9 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.maxPage > 0 {
+		pageSize = min(pageSize, s.maxPage)
+	}
 	var hits []*file
 	// Newest first: the order of an unordered Drive listing is not
 	// alphabetical, and a client must not rely on it.
