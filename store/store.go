@@ -1,6 +1,12 @@
-// Package store defines the memory of backupkit: run history, the backup catalog
-// with every copy's location, per-run logs (and, in later versions, schedules and
-// the audit trail), as plain records and the Store interface that persists them.
+// Package store defines the memory of backupkit: schedules, run history with
+// slot claims and leases, the backup catalog with every copy's location, per-run
+// logs, the audit trail and connections with encrypted credentials, as plain
+// records and the Store interface that persists them.
+//
+// Several replicas may share one store: ClaimRun lets exactly one of them run
+// a slot, and UpdateRun and RenewLease are fenced by owner and attempt, so a
+// replica whose run was interrupted (its lease expired) or taken over cannot
+// overwrite it. Times that decide ownership come from the store's clock.
 //
 // The records live here, below the engine, so that nothing in the storage layer
 // imports upward. The SQL implementation is store/sqlstore; every implementation

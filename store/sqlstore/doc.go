@@ -1,6 +1,7 @@
-// Package sqlstore is the SQL implementation of store.Store: run history with
-// leases, the backup catalog, run logs, and (in the schema already) schedules
-// and the audit trail.
+// Package sqlstore is the SQL implementation of store.Store on SQLite,
+// PostgreSQL and MySQL/MariaDB: schedules, run history with slot claims,
+// fencing and leases, the backup catalog, run logs, the audit trail and
+// connections with encrypted credentials.
 //
 // # Dialects
 //
@@ -76,9 +77,9 @@
 // an older backupkit must not write to a schema it does not know. Migrations
 // only ever add; a released migration file is never edited.
 //
-// The schema is designed for the roadmap: schedules, runs, backups,
-// backup_copies, run_logs and audit_log; the schedules and audit_log tables
-// are not used by store.Store yet. Conventions:
+// The tables: schedules (with schedule_tags and schedule_connections),
+// runs, backups, backup_copies, run_logs, audit_log and connections.
+// Conventions:
 //
 //   - Times are stored in UTC to the nanosecond (SQLite: INTEGER Unix
 //     nanoseconds, which sort correctly and compare exactly); the zero time is
@@ -88,24 +89,62 @@
 //   - Record IDs are 26-character, time-sortable strings (ULID layout) made by
 //     the process (internal/id); times that the contract says come from "the
 //     store's clock" (StartedAt, leases, FinishedAt of interrupted runs,
-//     default CreatedAt of backups) are read from the database with SQL, so
-//     replicas sharing a PostgreSQL or MySQL store agree on them. SQLite's
-//     clock has millisecond precision.
+//     default CreatedAt of backups, schedule and connection timestamps) are
+//     read from the database with SQL, so replicas sharing a PostgreSQL or
+//     MySQL store agree on them. SQLite's clock has millisecond precision;
+//     PostgreSQL and MySQL keep microseconds.
 //
-// # Slot claiming and leases
+// # Slot claiming, fencing and leases
 //
-// A run claims (Job, ScheduleID, Slot, Attempt) with a unique key, so of many
-// replicas exactly one records a given attempt at a scheduled slot; the others
-// get store.ErrConflict. Manual runs have no slot (NULL), and NULLs never
-// collide in a unique key, so manual runs are never refused. ScheduleID is empty
-// for schedules that live only in configuration; the job is part of the key so
-// that those do not collide across jobs. Skipped and missed slots are runs
-// too, so a slot is either run or skipped, never both.
+// A run claims (Job, ScheduleID, Slot, Attempt) with a unique key
+// (runs_slot_claim), so of many replicas exactly one records a given attempt
+// at a scheduled slot. ClaimRun is the scheduler's call: the loser gets false
+// and no error (an INSERT ... ON CONFLICT DO NOTHING on SQLite and PostgreSQL,
+// the duplicate-key error of that key on MySQL; most losers are told by a read
+// before any write). CreateRun fails with store.ErrConflict instead. Manual
+// runs have no slot (NULL), and NULLs never collide in a unique key, so manual
+// runs are never refused. ScheduleID is empty for schedules that live only in
+// configuration; the job is part of the key so that those do not collide
+// across jobs. Skipped and missed slots are runs too, so a slot is either run
+// or skipped, never both. A retry is the next Attempt of the slot, claimed the
+// same way.
 //
 // A running run carries an owner and a lease. RenewLease extends it from the
-// database clock and is fenced: it fails with store.ErrConflict once the run
-// is no longer running or belongs to another owner. A non-positive ttl
-// expires the lease at once. InterruptExpired marks running runs whose lease
-// ended at or before the database's now (or that have no lease) as
-// interrupted.
+// database clock; UpdateRun changes a run only while it is running and only
+// for its owner and attempt. Both fail with store.ErrConflict otherwise
+// (fencing), naming the status or the owner that holds the run, so a replica
+// that stalled past its lease and was interrupted learns it and changes
+// nothing. A non-positive ttl expires the lease at once. InterruptExpired
+// marks running runs whose lease ended at or before the database's now (or
+// that have no lease) as interrupted. When a run of a stored schedule
+// finishes (UpdateRun to a final status, or InterruptExpired), the schedule's
+// last run, last status and success or failure count change in the same
+// transaction.
+//
+// Write transactions that a database aborts because of another one
+// (PostgreSQL serialization failures and deadlocks, MySQL deadlocks) are run
+// again, up to 10 times.
+//
+// # Listing and pages
+//
+// ListRunsPage and ListBackupsPage return pages with an opaque cursor (the
+// sort key of the page's last row). The next page selects rows after that key
+// along an index ((time, id) < (?, ?) on SQLite and PostgreSQL; the expanded
+// form with an index hint on MySQL/MariaDB, whose planner otherwise scans from
+// the top), so the 1,000th page costs what the first does; scripts/bench-store
+// measures it.
+//
+// # Connections and credentials
+//
+// Connections hold a source's or destination's settings (Config, in clear)
+// and its credentials (Secrets), sealed with AES-256-GCM under the key given
+// with WithKey (32 bytes the host keeps outside the database). A sealed value
+// is version || key fingerprint (8 bytes of SHA-256 of the key) || nonce ||
+// ciphertext, with the connection's ID as additional data. Reading it with
+// another key fails with store.ErrWrongKey saying so (the fingerprints
+// differ); altered data, or a value copied to another row, fails the same way
+// ("do not decrypt"); never garbage. Without a key, connections without
+// Secrets still work. Schedules refer to connections by name within their
+// tenant; deleting a connection in use is refused naming the schedules, or
+// deletes them too with cascade.
 package sqlstore

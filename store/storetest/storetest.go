@@ -31,6 +31,18 @@
 //     microsecond precision at least; zero times stay zero;
 //   - Close may be called more than once.
 //
+//   - ClaimRun: of concurrent claimers of a slot exactly one gets true, the
+//     others false and no error; UpdateRun is fenced by status, owner and
+//     attempt (store.ErrConflict naming the holder);
+//   - schedules, connections and the audit trail keep what they are given,
+//     refuse duplicate names and bad input naming the field, and schedules'
+//     counters follow their runs;
+//   - pages (ListRunsPage, ListBackupsPage) return every row once, in order,
+//     with equal times straddling page boundaries.
+//
+// ClaimRace is the multi-process part: it needs the store's URL and a
+// TestMain that calls ChildMain (see ClaimRace).
+//
 // The suite never sleeps: lease expiry is produced with RenewLease and a
 // negative ttl.
 package storetest
