@@ -14,39 +14,28 @@
 //
 //   - CreateRun defaults an empty Status to running and a zero Attempt to 1,
 //     and updates the caller's Run with every assigned value;
-//
 //   - runs claim slots: a second run with the same Job, ScheduleID, Slot and
 //     Attempt fails with store.ErrConflict; runs with a zero Slot (manual runs)
 //     never conflict;
-//
 //   - ListRuns and ListBackups order by StartedAt/CreatedAt, newest first, and
 //     break ties by creation order (later first);
-//
 //   - RenewLease with a non-positive ttl expires the lease at once; a lease
 //     ending at or before the store's now is expired; RenewLease of a missing
 //     run fails with store.ErrNotFound;
-//
 //   - AddBackup without copies fails and stores nothing; a zero CreatedAt of
 //     the backup or a copy is set from the store's clock; copies keep their
 //     order;
-//
 //   - AppendLogs and RunLogs of a missing run fail with store.ErrNotFound;
-//
 //   - errors about a record name its id;
-//
 //   - times come back in UTC, equal (time.Equal) to what was stored at
 //     microsecond precision at least; zero times stay zero;
-//
-//   - Close may be called more than once.
-//
+//   - Close may be called more than once;
 //   - ClaimRun: of concurrent claimers of a slot exactly one gets true, the
 //     others false and no error; UpdateRun is fenced by status, owner and
 //     attempt (store.ErrConflict naming the holder);
-//
 //   - schedules, connections and the audit trail keep what they are given,
 //     refuse duplicate names and bad input naming the field, and schedules'
 //     counters follow their runs;
-//
 //   - pages (ListRunsPage, ListBackupsPage) return every row once, in order,
 //     with equal times straddling page boundaries.
 //
