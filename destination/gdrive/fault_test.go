@@ -428,3 +428,45 @@ func TestSmallPages(t *testing.T) {
 	assert.Equal(t, want, keys(t, d, ""))
 	assert.Greater(t, fake.Count(fakedrive.OpList), 20)
 }
+
+// Another process that creates the same folder between this one's lookup
+// and its creation: both converge on the older folder, and the newer one
+// is removed while empty, or left alone once it holds files.
+func TestFolderRaceConverges(t *testing.T) {
+	t.Run("Empty", func(t *testing.T) {
+		d, fake := newFakeDrive(t)
+		var other string
+		fake.Inject(fakedrive.Fault{Op: fakedrive.OpCreate, Before: func() { other = fake.AddFolder(fake.RootID, "x") }})
+		require.NoError(t, put(t, d, "x/k", []byte("v")))
+		var folders []string
+		for _, f := range fake.Files() {
+			if f.MimeType == fakedrive.FolderMimeType && f.ID != fake.RootID {
+				folders = append(folders, f.ID)
+			}
+		}
+		assert.Equal(t, []string{other}, folders, "only the older folder is left")
+		assert.Equal(t, []byte("v"), read(t, newDriveOn(t, fake), "x/k"))
+	})
+	t.Run("NotEmpty", func(t *testing.T) {
+		d, fake := newFakeDrive(t)
+		fake.Inject(fakedrive.Fault{Op: fakedrive.OpCreate, Before: func() { fake.AddFolder(fake.RootID, "x") }})
+		// After the creation, someone writes into the newer folder
+		// before this process looks again.
+		fake.Inject(fakedrive.Fault{Op: fakedrive.OpList, After: 1, Before: func() {
+			for _, f := range fake.Files() {
+				if f.Name == "x" && f.Created.After(fake.Files()[1].Created) {
+					fake.AddFile(f.ID, "theirs", []byte("t"), time.Time{})
+				}
+			}
+		}})
+		require.NoError(t, put(t, d, "x/k", []byte("v")))
+		n := 0
+		for _, f := range fake.Files() {
+			if f.Name == "x" {
+				n++
+			}
+		}
+		assert.Equal(t, 2, n, "a duplicate that holds files is not deleted")
+		assert.Equal(t, []byte("v"), read(t, newDriveOn(t, fake), "x/k"))
+	})
+}

@@ -564,16 +564,37 @@ func (d *Drive) folder(ctx context.Context, dir string, create bool) (string, bo
 		}
 		if oldest.Id != made.Id {
 			// Another process created the same folder first: use its
-			// folder and remove ours, which nobody has written to yet.
-			if err := d.deleteFile(context.WithoutCancel(ctx), made.Id); err != nil {
-				d.log.Warn("gdrive: could not remove a duplicate folder", "folder", dir, "id", made.Id, "err", err)
-			}
+			// folder, and remove ours if nobody has written to it.
+			d.removeDuplicateFolder(context.WithoutCancel(ctx), dir, made.Id)
 		}
 	}
 	d.foldersMu.Lock()
 	d.folders[dir] = oldest.Id
 	d.foldersMu.Unlock()
 	return oldest.Id, true, nil
+}
+
+// removeDuplicateFolder deletes a folder this process created in a race
+// with another, if it is still empty. Deleting a folder in Drive deletes
+// what it holds, so a folder that another process already wrote to is left
+// alone (readers then see only the oldest folder's contents).
+func (d *Drive) removeDuplicateFolder(ctx context.Context, dir, id string) {
+	var page *drive.FileList
+	err := d.retry(ctx, func() (err error) {
+		page, err = d.svc.Files.List().Q(quote(id) + " in parents").Fields("files(id)").PageSize(1).
+			SupportsAllDrives(true).IncludeItemsFromAllDrives(true).Context(ctx).Do()
+		return err
+	})
+	if err == nil && len(page.Files) > 0 {
+		d.log.Warn("gdrive: a duplicate folder already holds files; left in place", "folder", dir, "id", id)
+		return
+	}
+	if err == nil {
+		err = d.deleteFile(ctx, id)
+	}
+	if err != nil {
+		d.log.Warn("gdrive: could not remove a duplicate folder", "folder", dir, "id", id, "err", err)
+	}
 }
 
 // findFolder returns the oldest folder called name in parent, or nil.

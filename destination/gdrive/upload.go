@@ -371,6 +371,10 @@ func (d *Drive) chunkRequest(ctx context.Context, session string, data []byte, p
 	req.Header.Set("Content-Range", cr)
 	resp, err := d.client.Do(req)
 	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			ue.URL = "the upload session" // its URI is not for logs
+		}
 		return nil, 0, false, err
 	}
 	defer drain(resp)

@@ -106,6 +106,10 @@ type Fault struct {
 	// answers 401, as Drive does for an expired token: the client must get
 	// a new one from the token endpoint.
 	ExpireToken bool
+	// Before, when set, is called before the request is served, without
+	// the server's lock held (to act as another client in a race). A
+	// fault with only Before set does not fail the request.
+	Before func()
 }
 
 type file struct {
@@ -397,6 +401,12 @@ func (s *Server) authed(w http.ResponseWriter, r *http.Request, op Op, h http.Ha
 		valid = false
 	}
 	s.mu.Unlock()
+	if f != nil && f.Before != nil {
+		f.Before()
+		if f.Status == 0 && !f.Drop && !f.ExpireToken {
+			f = nil
+		}
+	}
 	if f != nil && f.Drop {
 		s.drop(w, r, op, f.DropAfter)
 		return
