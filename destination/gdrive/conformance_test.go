@@ -23,3 +23,12 @@ func TestConformanceSmallPages(t *testing.T) {
 		return d
 	})
 }
+
+// The suite with the folder on a shared drive: listings are made with
+// corpora=drive and the drive's ID.
+func TestConformanceSharedDrive(t *testing.T) {
+	destinationtest.Run(t, func(t *testing.T) destination.Destination {
+		d, _ := newFakeDrive(t, func(o *Options) { o.SharedDrive = "0AfakeSharedDriveUk9PVA" })
+		return d
+	})
+}

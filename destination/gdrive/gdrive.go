@@ -579,13 +579,8 @@ func (d *Drive) folder(ctx context.Context, dir string, create bool) (string, bo
 // what it holds, so a folder that another process already wrote to is left
 // alone (readers then see only the oldest folder's contents).
 func (d *Drive) removeDuplicateFolder(ctx context.Context, dir, id string) {
-	var page *drive.FileList
-	err := d.retry(ctx, func() (err error) {
-		page, err = d.svc.Files.List().Q(quote(id) + " in parents").Fields("files(id)").PageSize(1).
-			SupportsAllDrives(true).IncludeItemsFromAllDrives(true).Context(ctx).Do()
-		return err
-	})
-	if err == nil && len(page.Files) > 0 {
+	held, err := d.list(ctx, quote(id)+" in parents")
+	if err == nil && len(held) > 0 {
 		d.log.Warn("gdrive: a duplicate folder already holds files; left in place", "folder", dir, "id", id)
 		return
 	}

@@ -48,13 +48,13 @@ func (e *readError) Unwrap() error { return e.err }
 // fails, it is invisible to List, Stat and Open, and Cleanup removes it).
 // Errors from r are wrapped; PutOptions.ContentType becomes the file's
 // MIME type and PutOptions.Metadata its appProperties.
-func (d *Drive) Put(ctx context.Context, key string, r io.Reader, opts *PutOptions) (destination.Object, error) {
+func (d *Drive) Put(ctx context.Context, key string, r io.Reader, opts *destination.PutOptions) (destination.Object, error) {
 	dir, name, err := checkKey(key)
 	if err != nil {
 		return destination.Object{}, err
 	}
 	if opts == nil {
-		opts = &PutOptions{}
+		opts = &destination.PutOptions{}
 	}
 	if err := ctx.Err(); err != nil {
 		return destination.Object{}, fmt.Errorf("gdrive: put %s: %w", key, err)
@@ -124,9 +124,6 @@ func (d *Drive) Put(ctx context.Context, key string, r io.Reader, opts *PutOptio
 	return object(key, renamed), nil
 }
 
-// PutOptions is destination.PutOptions, for brevity in this package.
-type PutOptions = destination.PutOptions
-
 // removeFile deletes a completed temporary file after a failure, with a
 // context that the failure's cancellation does not affect.
 func (d *Drive) removeFile(ctx context.Context, id string) {
@@ -171,7 +168,7 @@ func (e *uploadError) Unwrap() error { return e.err }
 // upload sends r to a new file called name in folder with a resumable
 // upload, and returns the file once Drive has it all.
 // *sentLast is set once the last chunk has been sent.
-func (d *Drive) upload(ctx context.Context, folder, name string, r io.Reader, opts *PutOptions, sentLast *bool) (*drive.File, error) {
+func (d *Drive) upload(ctx context.Context, folder, name string, r io.Reader, opts *destination.PutOptions, sentLast *bool) (*drive.File, error) {
 	session, err := d.startSession(ctx, folder, name, opts)
 	if err != nil {
 		return nil, &uploadError{err: err, start: true}
@@ -233,7 +230,7 @@ func (d *Drive) upload(ctx context.Context, folder, name string, r io.Reader, op
 }
 
 // startSession starts a resumable upload and returns its session URI.
-func (d *Drive) startSession(ctx context.Context, folder, name string, opts *PutOptions) (string, error) {
+func (d *Drive) startSession(ctx context.Context, folder, name string, opts *destination.PutOptions) (string, error) {
 	meta := map[string]any{"name": name, "parents": []string{folder}}
 	if opts.ContentType != "" {
 		meta["mimeType"] = opts.ContentType

@@ -592,6 +592,13 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusBadRequest, "invalid", "Invalid Value: "+err.Error())
 		return
 	}
+	if c := q.Get("corpora"); c == "drive" && (q.Get("driveId") == "" || q.Get("includeItemsFromAllDrives") != "true") {
+		apiError(w, http.StatusBadRequest, "invalid", "corpora=drive needs driveId and includeItemsFromAllDrives=true")
+		return
+	} else if c != "" && c != "drive" && c != "user" && c != "allDrives" && c != "domain" {
+		apiError(w, http.StatusBadRequest, "invalid", "Invalid Value: corpora")
+		return
+	}
 	pageSize := 100
 	if v := q.Get("pageSize"); v != "" {
 		n, err := strconv.Atoi(v)
