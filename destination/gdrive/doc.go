@@ -35,7 +35,8 @@
 //
 // Each chunk is one PUT to the upload session with a Content-Range header.
 // When a chunk fails with a 5xx answer, 429, 403 userRateLimitExceeded or
-// rateLimitExceeded, or a dropped connection, Put waits (Options.Backoff,
+// rateLimitExceeded, a dropped connection, or stalls for longer than
+// Options.ChunkTimeout (default 5 minutes), Put waits (Options.Backoff,
 // exponential by default), asks the session how many bytes it has (the Range
 // header of its "308 Resume Incomplete" answer) and sends the rest of the
 // chunk from there, up to Options.MaxAttempts failures per chunk. A Put holds

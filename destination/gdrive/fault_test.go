@@ -470,3 +470,16 @@ func TestFolderRaceConverges(t *testing.T) {
 		assert.Equal(t, []byte("v"), read(t, newDriveOn(t, fake), "x/k"))
 	})
 }
+
+// A chunk request that stalls is abandoned after ChunkTimeout and resumed.
+// (The fake answers nothing until the client gives up; nothing here
+// depends on how long anything takes.)
+func TestStalledChunk(t *testing.T) {
+	d, fake := newFakeDrive(t, func(o *Options) { o.ChunkTimeout = 300 * time.Millisecond })
+	data := randomData(9, 3*testChunk+10)
+	fake.Inject(fakedrive.Fault{Op: fakedrive.OpChunk, After: 1, Stall: true})
+	require.NoError(t, put(t, d, "slow", data))
+	require.Equal(t, data, read(t, d, "slow"))
+	requireOneFile(t, fake, "slow", data)
+	assert.GreaterOrEqual(t, fake.Count(fakedrive.OpStatus), 1)
+}

@@ -77,6 +77,11 @@ type Options struct {
 	// before a Put or another call fails, on 5xx answers, 429, 403 rate
 	// limits and dropped connections; default 6.
 	MaxAttempts int
+	// ChunkTimeout is how long one chunk request may take before it is
+	// abandoned as stalled and retried like a dropped connection; default
+	// DefaultChunkTimeout, negative for none. Set it above the time a
+	// chunk takes on the slowest link in use.
+	ChunkTimeout time.Duration
 	// Backoff returns the pause before retry number attempt (1 for the
 	// first retry); nil means DefaultBackoff. Tests set it to return 0.
 	Backoff func(attempt int) time.Duration
@@ -107,6 +112,10 @@ const DefaultChunkSize = 8 << 20
 // chunkUnit is what every chunk but the last must be a multiple of.
 const chunkUnit = 256 << 10
 
+// DefaultChunkTimeout is the ChunkTimeout used when Options.ChunkTimeout is
+// zero: a 8 MiB chunk at 30 KiB/s.
+const DefaultChunkTimeout = 5 * time.Minute
+
 // DefaultCleanupAge is the CleanupAge used when Options.CleanupAge is zero.
 const DefaultCleanupAge = time.Hour
 
@@ -133,6 +142,7 @@ type Drive struct {
 	root        string
 	sharedDrive string
 	chunkSize   int
+	chunkTime   time.Duration // <= 0: none
 	maxAttempts int
 	backoff     func(int) time.Duration
 	cleanupAge  time.Duration
@@ -166,7 +176,7 @@ func New(ctx context.Context, opts Options) (*Drive, error) {
 	}
 	d := &Drive{
 		root: opts.FolderID, sharedDrive: opts.SharedDrive,
-		chunkSize: opts.ChunkSize, maxAttempts: opts.MaxAttempts, backoff: opts.Backoff,
+		chunkSize: opts.ChunkSize, chunkTime: opts.ChunkTimeout, maxAttempts: opts.MaxAttempts, backoff: opts.Backoff,
 		cleanupAge: opts.CleanupAge, log: opts.Logger,
 		folders: map[string]string{"": opts.FolderID}, creating: map[string]*sync.Mutex{},
 	}
@@ -175,6 +185,9 @@ func New(ctx context.Context, opts Options) (*Drive, error) {
 	}
 	if d.chunkSize < chunkUnit || d.chunkSize%chunkUnit != 0 {
 		return nil, fmt.Errorf("gdrive: chunk size %d is not a positive multiple of 256 KiB", opts.ChunkSize)
+	}
+	if d.chunkTime == 0 {
+		d.chunkTime = DefaultChunkTimeout
 	}
 	if d.maxAttempts == 0 {
 		d.maxAttempts = defaultMaxAttempts

@@ -25,6 +25,10 @@ import (
 // different number of bytes than PutOptions.Size.
 var errSizeMismatch = errors.New("reader size differs from PutOptions.Size")
 
+// errStalled is wrapped by the error of a chunk request that took longer
+// than Options.ChunkTimeout.
+var errStalled = errors.New("stalled")
+
 // readError wraps an error from Put's reader.
 type readError struct{ err error }
 
@@ -357,7 +361,13 @@ func (d *Drive) chunkRequest(ctx context.Context, session string, data []byte, p
 	} else {
 		cr = fmt.Sprintf("bytes %d-%d/%s", pos, pos+int64(len(data))-1, total)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPut, session, bytes.NewReader(data))
+	rctx := ctx
+	if d.chunkTime > 0 {
+		var cancel context.CancelFunc
+		rctx, cancel = context.WithTimeout(ctx, d.chunkTime)
+		defer cancel()
+	}
+	req, err := http.NewRequestWithContext(rctx, http.MethodPut, session, bytes.NewReader(data))
 	if err != nil {
 		return nil, 0, false, err
 	}
@@ -371,6 +381,9 @@ func (d *Drive) chunkRequest(ctx context.Context, session string, data []byte, p
 		var ue *url.Error
 		if errors.As(err, &ue) {
 			ue.URL = "the upload session" // its URI is not for logs
+		}
+		if ctx.Err() == nil && rctx.Err() != nil {
+			return nil, 0, false, destination.Retryable(fmt.Errorf("chunk request stalled for %v: %w", d.chunkTime, errStalled))
 		}
 		return nil, 0, false, err
 	}

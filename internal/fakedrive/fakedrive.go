@@ -106,6 +106,9 @@ type Fault struct {
 	// answers 401, as Drive does for an expired token: the client must get
 	// a new one from the token endpoint.
 	ExpireToken bool
+	// Stall reads the request body, then answers nothing until the client
+	// gives up (closes the connection or cancels the request).
+	Stall bool
 	// Before, when set, is called before the request is served, without
 	// the server's lock held (to act as another client in a race). A
 	// fault with only Before set does not fail the request.
@@ -403,12 +406,17 @@ func (s *Server) authed(w http.ResponseWriter, r *http.Request, op Op, h http.Ha
 	s.mu.Unlock()
 	if f != nil && f.Before != nil {
 		f.Before()
-		if f.Status == 0 && !f.Drop && !f.ExpireToken {
+		if f.Status == 0 && !f.Drop && !f.ExpireToken && !f.Stall {
 			f = nil
 		}
 	}
 	if f != nil && f.Drop {
 		s.drop(w, r, op, f.DropAfter)
+		return
+	}
+	if f != nil && f.Stall {
+		io.Copy(io.Discard, r.Body)
+		<-r.Context().Done()
 		return
 	}
 	if !valid {
