@@ -23,7 +23,8 @@ type Object struct {
 	Key string
 	// Size is the object's length in bytes.
 	Size int64
-	// ModTime is when the object was written, as the destination records it.
+	// ModTime is when the object was written, as the destination records it;
+	// zero when the store does not say (Put's result may lack it).
 	ModTime time.Time
 }
 
@@ -49,12 +50,15 @@ type Destination interface {
 	// Put is atomic: if it returns an error (including when r returns an error
 	// other than io.EOF, or ctx is canceled), no object, partial or whole, is
 	// visible under key afterwards, and an object previously stored under key
-	// is either intact or gone. If it returns nil, the whole object is durable.
-	// Put does not close r. An invalid key fails with ErrInvalidKey.
+	// is either intact or gone, and nothing is left for a Cleaner to remove.
+	// The error wraps r's error or ctx.Err() when one of those caused it. If it
+	// returns nil, the whole object is durable. Put does not close r. An
+	// invalid key fails with ErrInvalidKey.
 	Put(ctx context.Context, key string, r io.Reader, opts *PutOptions) (Object, error)
 
 	// Open returns a reader of the object's bytes. The caller must close it.
-	// A missing key fails with an error for which errors.Is(err, ErrNotExist).
+	// ctx governs the reads too: canceling it makes them fail. A missing key
+	// fails with an error for which errors.Is(err, ErrNotExist).
 	Open(ctx context.Context, key string) (io.ReadCloser, error)
 
 	// Stat returns the object's description, or an ErrNotExist error.
@@ -81,7 +85,8 @@ type Checker interface {
 // process is killed mid-write (temporary files, incomplete multipart uploads).
 type Cleaner interface {
 	// Cleanup removes the leftovers of writes that are no longer in progress,
-	// never those of a Put still running in any process. It returns the number
-	// of leftovers removed.
+	// never those of a Put still running in any process (adapters document how
+	// they tell: local disk by flock, where the file system honours it across
+	// processes, else by age). It returns the number of leftovers removed.
 	Cleanup(ctx context.Context) (int, error)
 }

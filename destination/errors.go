@@ -63,12 +63,18 @@ func IsRetryable(err error) bool {
 // MaxKeyLen is the longest key, in bytes, that ValidateKey accepts.
 const MaxKeyLen = 1024
 
+// ReservedPrefix starts the names adapters use for their own temporary
+// objects; no segment of a valid key starts with it.
+const ReservedPrefix = ".backupkit-"
+
 // ValidateKey reports whether key is a valid object key: non-empty valid UTF-8 of
 // at most MaxKeyLen bytes, slash-separated, relative (no leading slash), already
-// clean (no empty, "." or ".." segments, no trailing slash), with no backslash
-// and no control characters. Every adapter calls it, so that a key means the
-// same thing on every destination and can never escape an adapter's root.
-// The error matches ErrInvalidKey.
+// clean (no empty, "." or ".." segments, no trailing slash), with no backslash,
+// no control characters and no segment starting with ReservedPrefix. Every
+// adapter calls it, so that a key means the same thing on every destination and
+// can never escape an adapter's root. An adapter may refuse further keys its
+// store cannot hold (a segment too long for a file system), also with
+// ErrInvalidKey. The error matches ErrInvalidKey.
 func ValidateKey(key string) error {
 	bad := func(why string) error { return fmt.Errorf("%w %q: %s", ErrInvalidKey, key, why) }
 	switch {
@@ -94,6 +100,9 @@ func ValidateKey(key string) error {
 	for seg := range strings.SplitSeq(key, "/") {
 		if seg == ".." || seg == "." {
 			return bad("'.' and '..' segments are not allowed")
+		}
+		if strings.HasPrefix(seg, ReservedPrefix) {
+			return bad("segments starting with " + ReservedPrefix + " are reserved for temporary objects")
 		}
 	}
 	return nil

@@ -29,7 +29,7 @@ func TestValidateKey(t *testing.T) {
 	for _, ok := range []string{"a", "a/b.tar.zst", "job/2026/11/job_x.tar.zst.manifest.json", "with space/ünï", ".hidden"} {
 		assert.NoError(t, destination.ValidateKey(ok), ok)
 	}
-	for _, bad := range []string{"", "/abs", "a/../b", "a//b", "a/", "..", ".", "./a", "a\\b", "a\x00b", "a\nb", strings.Repeat("x", destination.MaxKeyLen+1), "\xff"} {
+	for _, bad := range []string{"", "/abs", "a/../b", "a//b", "a/", "..", ".", "./a", "a\\b", "a\x00b", "a\nb", "x/.backupkit-tmp-1", strings.Repeat("x", destination.MaxKeyLen+1), "\xff"} {
 		err := destination.ValidateKey(bad)
 		assert.ErrorIs(t, err, destination.ErrInvalidKey, "%q", bad)
 	}

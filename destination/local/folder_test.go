@@ -141,10 +141,10 @@ func TestReservedKeys(t *testing.T) {
 		require.ErrorIs(t, err, destination.ErrInvalidKey, key)
 		require.ErrorIs(t, f.Delete(t.Context(), key), destination.ErrInvalidKey, key)
 	}
-	// Close to the prefix but not it: ordinary keys.
-	put(t, f, ".backupkit-tmp", "x")
-	put(t, f, ".backupkit-temp-x", "x")
-	require.Equal(t, []string{".backupkit-temp-x", ".backupkit-tmp"}, keys(t, f, ""))
+	// Close to destination.ReservedPrefix but not it: ordinary keys.
+	put(t, f, ".backupkit", "x")
+	put(t, f, "backupkit-tmp-x", "x")
+	require.Equal(t, []string{".backupkit", "backupkit-tmp-x"}, keys(t, f, ""))
 }
 
 func TestSymlinkEscape(t *testing.T) {
