@@ -16,6 +16,8 @@ import (
 	"github.com/backupkit/backupkit/destination"
 	"github.com/backupkit/backupkit/destination/local"
 	"github.com/backupkit/backupkit/destination/memory"
+	s3dest "github.com/backupkit/backupkit/destination/s3"
+	"github.com/backupkit/backupkit/internal/s3util/s3test"
 	"github.com/backupkit/backupkit/secret"
 	"github.com/backupkit/backupkit/source"
 )
@@ -25,7 +27,7 @@ const marker = "PLAINTEXT-MARKER-7f3a9c"
 // markedData is compressible data with the marker all over it.
 func markedData(t testing.TB) []byte {
 	var b bytes.Buffer
-	for b.Len() < 3<<20 {
+	for b.Len() < 7<<20 { // more than one S3 part uncompressed
 		b.WriteString(marker)
 		b.Write(randomBytes(t, 1000))
 	}
@@ -53,12 +55,18 @@ func newIdentity(t testing.TB) *age.X25519Identity {
 	return id
 }
 
-// destinations returns the destinations to round-trip through: memory and a
-// local folder.
+// encDestinations returns the destinations to round-trip through: memory, a
+// local folder and S3 (an in-process gofakes3).
 func encDestinations(t *testing.T) map[string]destination.Destination {
 	folder, err := local.New(t.TempDir(), nil)
 	require.NoError(t, err)
-	return map[string]destination.Destination{"memory": memory.New(), "local": folder}
+	srv := s3test.Fake(t)
+	bucket, err := s3dest.New(t.Context(), s3dest.Options{
+		Bucket: s3test.NewBucket(t, srv), Prefix: "enc", Endpoint: srv.Endpoint, Region: srv.Region, PathStyle: true,
+		AccessKeyID: srv.AccessKey, SecretAccessKey: srv.SecretKey, PartSize: 5 << 20,
+	})
+	require.NoError(t, err)
+	return map[string]destination.Destination{"memory": memory.New(), "local": folder, "s3": bucket}
 }
 
 // readObject returns the stored bytes of key.

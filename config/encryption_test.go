@@ -83,6 +83,10 @@ func TestEncryptionErrors(t *testing.T) {
 			`backupd.yaml:9: jobs[0].encryption.recipients_file: open ` + filepath.Join(dir, "nope.pub") + `: no such file or directory`},
 		{"empty passphrase file", "      passphrase_file: empty\n",
 			`backupd.yaml:9: jobs[0].encryption.passphrase_file: ` + filepath.Join(dir, "empty") + ` is empty`},
+		{"work factor", "      passphrase: x\n      work_factor: 30\n",
+			`backupd.yaml:10: jobs[0].encryption.work_factor: 30 is outside 10..22`},
+		{"work factor without passphrase", "      recipients: [" + pub + "]\n      work_factor: 12\n",
+			`backupd.yaml:10: jobs[0].encryption.work_factor: applies to a passphrase only`},
 		{"typo", "      recipient: [" + pub + "]\n",
 			`backupd.yaml:9: jobs[0].encryption.recipient: unknown key (did you mean "recipients"?)`},
 		{"passphrase not a string", "      passphrase: [a, b]\n",
@@ -121,6 +125,7 @@ jobs:
     destinations: [mem]
     encryption:
       passphrase: ${PASS}
+      work_factor: 12
   - name: plain
     source: dir:` + t.TempDir() + `
     destinations: [mem]
@@ -138,6 +143,7 @@ jobs:
 	p, err := rt.Job("pass")
 	require.NoError(t, err)
 	assert.Equal(t, testPassphrase, p.Job.Encryption.Passphrase.Reveal())
+	assert.Equal(t, 12, p.Job.Encryption.WorkFactor)
 	o, err := rt.Job("plain")
 	require.NoError(t, err)
 	assert.Nil(t, o.Job.Encryption)

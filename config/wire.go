@@ -124,7 +124,7 @@ func Open(ctx context.Context, cfg *Config, opts *OpenOptions) (rt *Runtime, err
 			if err != nil {
 				return nil, fmt.Errorf("job %s: encryption: %w", j.Name, err)
 			}
-			job.Encryption = &backup.Encryption{Recipients: recipients, Passphrase: passphrase}
+			job.Encryption = &backup.Encryption{Recipients: recipients, Passphrase: passphrase, WorkFactor: j.Encryption.WorkFactor}
 		}
 		if err := job.Validate(); err != nil {
 			return nil, err

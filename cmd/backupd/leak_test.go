@@ -15,11 +15,14 @@ import (
 	"testing"
 
 	"filippo.io/age"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/backupkit/backupkit/backup"
 	"github.com/backupkit/backupkit/config"
+	"github.com/backupkit/backupkit/internal/s3util/s3test"
 	"github.com/backupkit/backupkit/notify"
 	"github.com/backupkit/backupkit/source"
 	"github.com/backupkit/backupkit/store"
@@ -39,7 +42,15 @@ func TestSecretsDoNotLeak(t *testing.T) {
 	secrets := []string{
 		"pw-Alpha1137", "tok-Bravo2242", "sig-Charlie3354", "key-Delta4461", "pw-Echo5578",
 		"pass-Foxtrot6689", id.String(), other.String(),
+		"sak-Hotel8892", "st-India9903", "sak-Juliet1024",
 	}
+	const accessKeyID = "AKID-Golf7781" // an identifier, shown like a user name
+	srv := s3test.Fake(t)
+	bucket := s3test.NewBucket(t, srv)
+	client := srv.Client(t)
+	gone := bucket + "-gone" // deleted after the runtime opened it
+	_, err = client.CreateBucket(t.Context(), &s3.CreateBucketInput{Bucket: aws.String(gone)})
+	require.NoError(t, err)
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
 	require.NoError(t, os.MkdirAll(data, 0o755))
@@ -53,10 +64,14 @@ destinations:
     url: mem://backup:%s@%s-one/x?token=%s&region=eu
   two:
     url: mem://:%s@%s-two?X-Amz-Signature=%s&api_key=%s
+  s3:
+    url: s3://%s/pre?endpoint=%s&path_style=true&region=us-east-1&access_key_id=%s&secret_access_key=%s&session_token=%s
+  gone:
+    url: s3://%s/pre?endpoint=%s&path_style=true&region=us-east-1&max_attempts=1&access_key_id=%s&secret_access_key=%s
 jobs:
   - name: pub
     source: dir:data
-    destinations: [one, two]
+    destinations: [one, two, s3]
     encryption:
       recipients: [%s]
   - name: pass
@@ -64,15 +79,21 @@ jobs:
     destinations: [two]
     encryption:
       passphrase: ${LEAK_PASS}
+      work_factor: 10
   - name: filepass
     source: dir:data
     destinations: [one]
     encryption:
       passphrase_file: pass.txt
+      work_factor: 10
   - name: broken
     source: dir:missing
     destinations: [one]
-`, secrets[0], name, secrets[1], secrets[4], name, secrets[2], secrets[3], id.Recipient())
+  - name: partial
+    source: dir:data
+    destinations: [s3, gone]
+`, secrets[0], name, secrets[1], secrets[4], name, secrets[2], secrets[3],
+		bucket, srv.Endpoint, accessKeyID, secrets[8], secrets[9], gone, srv.Endpoint, accessKeyID, secrets[10], id.Recipient())
 	cfgPath := filepath.Join(dir, "backupd.yaml")
 	require.NoError(t, os.WriteFile(cfgPath, []byte(cfgText), 0o600))
 	t.Setenv("LEAK_PASS", secrets[5])
@@ -101,6 +122,7 @@ jobs:
 	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	rt, err := config.Open(ctx, cfg, &config.OpenOptions{Logger: logger})
 	require.NoError(t, err)
+	s3test.EmptyAndDelete(t.Context(), client, gone)
 	var evMu sync.Mutex
 	var events []notify.Event
 	cancel := rt.Engine.Subscribe(func(e notify.Event) { evMu.Lock(); events = append(events, e); evMu.Unlock() })
@@ -108,9 +130,12 @@ jobs:
 	for _, j := range rt.Jobs {
 		add("job", j.Job)
 		res, err := rt.Engine.Run(ctx, j.Job, backup.RunOptions{TriggeredBy: "leak-test"})
-		if j.Job.Name == "broken" {
+		if j.Job.Name == "broken" || j.Job.Name == "partial" {
 			require.Error(t, err)
 			add("run error", err.Error())
+			if j.Job.Name == "partial" {
+				require.Equal(t, store.RunPartial, res.Run.Status, "%v", err)
+			}
 		} else {
 			require.NoError(t, err, j.Job.Name)
 			backups[j.Job.Name] = res.Backup.ID
@@ -151,6 +176,9 @@ jobs:
 	add("catalog", cat)
 	manifests := 0
 	for name, d := range rt.Destinations {
+		if name == "gone" {
+			continue
+		}
 		for o, err := range d.List(ctx, "") {
 			require.NoError(t, err)
 			if strings.HasSuffix(o.Key, backup.ManifestSuffix) {
@@ -164,12 +192,15 @@ jobs:
 			}
 		}
 	}
-	assert.Equal(t, 4, manifests)
+	assert.Equal(t, 6, manifests)
 	add("runtime", fmt.Sprintf("%+v %v", rt, rt.StoreURL))
 	require.NoError(t, rt.Close())
 	add("engine log", logs.String())
 
-	// Through the command line.
+	// Through the command line, with the bucket back so that it opens.
+	_, err = client.CreateBucket(t.Context(), &s3.CreateBucketInput{Bucket: aws.String(gone)})
+	require.NoError(t, err)
+	t.Cleanup(func() { s3test.EmptyAndDelete(context.Background(), client, gone) })
 	cli := func(env map[string]string, args ...string) {
 		for k, v := range env {
 			t.Setenv(k, v)
@@ -182,6 +213,7 @@ jobs:
 	cli(nil, "backup", "pub")
 	cli(nil, "backup", "pass")
 	cli(nil, "backup", "broken")
+	cli(nil, "backup", "partial")
 	cli(nil, "list")
 	cli(nil, "runs", "--limit", "100")
 	cli(map[string]string{"BACKUPD_AGE_IDENTITY": id.String()}, "restore", "--target", target(), backups["pub"])
@@ -198,6 +230,7 @@ jobs:
 	for i, bad := range []string{
 		strings.Replace(cfgText, "mem://backup:", "bogus://backup:", 1),
 		strings.Replace(cfgText, "mem://:", "mem://:%zz", 1),
+		strings.Replace(cfgText, "endpoint="+srv.Endpoint, "endpoint=http://127.0.0.1:1&max_attempts=1", 1),
 	} {
 		p := filepath.Join(dir, fmt.Sprintf("bad%d.yaml", i))
 		require.NoError(t, os.WriteFile(p, []byte(bad), 0o600))
@@ -221,6 +254,9 @@ jobs:
 	// The checks above looked at something real.
 	assert.Contains(t, all, "run succeeded")
 	assert.Contains(t, all, "run failed")
+	assert.Contains(t, all, "run partial")
+	assert.Contains(t, all, "127.0.0.1:1", "the unreachable destination's error is in the output")
+	assert.Contains(t, all, gone, "the deleted bucket's error is in the output")
 	assert.Contains(t, all, id.Recipient().String())
 	assert.Equal(t, 4, strings.Count(all, "restored into"), "CLI restores with the identity from the environment, from --identity, from $BACKUPD_AGE_IDENTITY_FILE, and with the passphrase")
 	assert.Contains(t, all, "--identity FILE")
