@@ -113,7 +113,7 @@ const DefaultChunkSize = 8 << 20
 const chunkUnit = 256 << 10
 
 // DefaultChunkTimeout is the ChunkTimeout used when Options.ChunkTimeout is
-// zero: a 8 MiB chunk at 30 KiB/s.
+// zero: enough for an 8 MiB chunk at about 28 KiB/s.
 const DefaultChunkTimeout = 5 * time.Minute
 
 // DefaultCleanupAge is the CleanupAge used when Options.CleanupAge is zero.
