@@ -8,10 +8,13 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"database/sql"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
+	"os"
 	"strings"
 
 	"github.com/backupkit/backupkit/store"
@@ -354,4 +357,61 @@ func (db *DB) DeleteConnection(ctx context.Context, id string, cascade bool) err
 		return fmt.Errorf("sqlstore: delete connection %s: %w", id, err)
 	}
 	return err
+}
+
+// KeyFileParam is the store URL query parameter naming a credentials key
+// file, for hosts that open the store by URL (store.Open), e.g.
+// "sqlite:///var/lib/backupd/store.db?key_file=/etc/backupd/store.key". It is
+// removed from the URL before the driver sees it.
+const KeyFileParam = "key_file"
+
+// LoadKey reads a credentials key file: KeySize raw bytes, or their hex (64
+// characters) or standard base64 encoding, with optional surrounding white
+// space. The file must not be readable by group or others. Errors name the
+// file, never its content.
+func LoadKey(path string) ([]byte, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: credentials key file: %w", err)
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("sqlstore: credentials key file %s is accessible to group or others (mode %04o); chmod 600 it", path, fi.Mode().Perm())
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: credentials key file: %w", err)
+	}
+	if len(b) == KeySize {
+		return b, nil
+	}
+	text := strings.TrimSpace(string(b))
+	if k, err := hex.DecodeString(text); err == nil && len(k) == KeySize {
+		return k, nil
+	}
+	if k, err := base64.StdEncoding.DecodeString(text); err == nil && len(k) == KeySize {
+		return k, nil
+	}
+	return nil, fmt.Errorf("sqlstore: credentials key file %s holds no %d-byte key (want %d raw bytes, or hex, or base64)", path, KeySize, KeySize)
+}
+
+// keyFromURL takes the key_file parameter out of u, loading the key it names.
+// It returns u without the parameter and the option carrying the key (nil
+// when there is none).
+func keyFromURL(u *url.URL) (*url.URL, Option, error) {
+	if u.RawQuery == "" || !strings.Contains(u.RawQuery, KeyFileParam) {
+		return u, nil, nil
+	}
+	q, err := url.ParseQuery(u.RawQuery)
+	if err != nil || !q.Has(KeyFileParam) {
+		return u, nil, nil // the driver reports a malformed query
+	}
+	path := q.Get(KeyFileParam)
+	q.Del(KeyFileParam)
+	c := *u
+	c.RawQuery = q.Encode()
+	key, err := LoadKey(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	return &c, WithKey(key), nil
 }

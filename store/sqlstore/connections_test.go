@@ -2,6 +2,10 @@ package sqlstore
 
 import (
 	"bytes"
+	"encoding/base64"
+	"encoding/hex"
+	"net/url"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -84,4 +88,47 @@ func TestSealRoundTrip(t *testing.T) {
 	assert.Nil(t, none)
 	_, err = db.open("id-1", []byte{1, 2, 3})
 	require.ErrorIs(t, err, store.ErrWrongKey)
+}
+
+func TestKeyFileInURL(t *testing.T) {
+	ctx := t.Context()
+	dir := t.TempDir()
+	raw := filepath.Join(dir, "raw.key")
+	require.NoError(t, os.WriteFile(raw, testKey, 0o600))
+	hexKey := filepath.Join(dir, "hex.key")
+	require.NoError(t, os.WriteFile(hexKey, []byte(hex.EncodeToString(testKey)+"\n"), 0o600))
+	b64 := filepath.Join(dir, "b64.key")
+	require.NoError(t, os.WriteFile(b64, []byte(base64.StdEncoding.EncodeToString(testKey)), 0o600))
+	for _, p := range []string{raw, hexKey, b64} {
+		k, err := LoadKey(p)
+		require.NoError(t, err, p)
+		assert.Equal(t, testKey, k, p)
+	}
+
+	path := filepath.Join(dir, "store.db")
+	s, err := store.Open(ctx, "sqlite://"+path+"?key_file="+url.QueryEscape(hexKey))
+	require.NoError(t, err)
+	c := store.Connection{Name: "c", Kind: store.ConnectionSource, Secrets: map[string]string{"p": "v"}}
+	require.NoError(t, s.CreateConnection(ctx, &c))
+	require.NoError(t, s.Close())
+	db, err := OpenSQLite(ctx, path, WithKey(testKey))
+	require.NoError(t, err)
+	defer db.Close()
+	got, err := db.GetConnection(ctx, c.ID)
+	require.NoError(t, err)
+	assert.Equal(t, "v", got.Secrets["p"], "the key came from the file")
+
+	open := filepath.Join(dir, "open.key")
+	require.NoError(t, os.WriteFile(open, testKey, 0o644))
+	_, err = store.Open(ctx, "sqlite://"+path+"?key_file="+open)
+	require.ErrorContains(t, err, "chmod 600")
+	bad := filepath.Join(dir, "bad.key")
+	require.NoError(t, os.WriteFile(bad, []byte("not a key"), 0o600))
+	_, err = LoadKey(bad)
+	require.ErrorContains(t, err, "32-byte")
+	assert.NotContains(t, err.Error(), "not a key")
+	_, err = LoadKey(filepath.Join(dir, "missing.key"))
+	require.Error(t, err)
+	_, err = store.Open(ctx, "sqlite://"+path+"?key_file="+raw+"&mode=ro")
+	require.ErrorContains(t, err, "no query parameters", "other parameters are still refused for SQLite")
 }

@@ -37,8 +37,10 @@
 // database file is created with mode 0600 (it will hold credentials), and its
 // parent folder with mode 0700. PostgreSQL URLs take any parameter pgx
 // understands (sslmode, search_path, ...); MySQL URLs take go-sql-driver DSN
-// parameters, except the ones the store fixes. The database must exist; the
-// store creates its tables. Errors never contain the URL's password.
+// parameters, except the ones the store fixes. Every form may add
+// key_file=/path/to/key (KeyFileParam), the credentials key file (LoadKey),
+// for hosts that open the store by URL. The database must exist; the store
+// creates its tables. Errors never contain the URL's password.
 //
 // # SQLite settings and concurrency
 //

@@ -89,12 +89,20 @@ func WithMaxReadConns(n int) Option {
 
 // OpenURL opens the store a URL names and brings its schema up to date. The
 // scheme selects the dialect: "sqlite", "postgres" or "postgresql", "mysql"
-// (see the package documentation for the accepted forms). Errors never
-// include the URL's password.
+// (see the package documentation for the accepted forms). Any of them may
+// carry key_file=/path (KeyFileParam): the credentials key is loaded from
+// that file (LoadKey). Errors never include the URL's password.
 func OpenURL(ctx context.Context, u *url.URL, opts ...Option) (*DB, error) {
 	d, err := dialectFor(u.Scheme)
 	if err != nil {
 		return nil, err
+	}
+	u, keyOpt, err := keyFromURL(u)
+	if err != nil {
+		return nil, err
+	}
+	if keyOpt != nil {
+		opts = append([]Option{keyOpt}, opts...) // an explicit WithKey wins
 	}
 	switch d {
 	case sqliteDialect:
