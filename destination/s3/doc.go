@@ -26,7 +26,10 @@
 // bytes (default 8 MiB); if the data ends there, it is sent with a single
 // PutObject. Otherwise a multipart upload starts and up to Concurrency
 // parts (default 4) are in flight while the next is read, so a Put holds
-// at most PartSize × Concurrency bytes. Every request carries a checksum
+// at most PartSize × Concurrency bytes. Past 2,000 parts (16 GiB with the
+// default part size) the part size doubles every 2,000 parts, so that data
+// of unknown length up to about 484 GiB fits S3's 10,000 parts, and the
+// memory bound doubles with it. Every request carries a checksum
 // (CRC32 by default) that S3 verifies, and the multipart upload is
 // completed with the part checksums. An object becomes visible only when
 // PutObject or CompleteMultipartUpload succeeds, so a failed Put never

@@ -38,7 +38,8 @@ var ErrSizeMismatch = errors.New("size mismatch")
 // Uploader streams objects of unknown length into a bucket. Objects smaller
 // than one part go up with a single PutObject; larger ones as a multipart
 // upload with up to Concurrency parts in flight, so memory is bounded by
-// PartSize × Concurrency per Upload. Every part carries a checksum that S3
+// PartSize × Concurrency per Upload (for objects of more than 2,000 parts
+// the part size doubles every 2,000 parts; see partGrowEvery). Every part carries a checksum that S3
 // verifies. A multipart upload that fails for any reason is aborted.
 type Uploader struct {
 	Client      *s3.Client
@@ -310,7 +311,7 @@ func (u *Uploader) multipart(ctx context.Context, in UploadInput, r io.Reader, f
 		}
 		if int(num) > MaxParts {
 			u.putBuf(buf)
-			return failed(fmt.Errorf("object is larger than %d parts of %d bytes; raise the part size", MaxParts, partSize))
+			return failed(fmt.Errorf("object is larger than S3's %d parts allow with a first part size of %d bytes; raise the part size", MaxParts, partSize))
 		}
 		wg.Add(1)
 		go func(num int32, data []byte) {
@@ -324,10 +325,11 @@ func (u *Uploader) multipart(ctx context.Context, in UploadInput, r io.Reader, f
 		case <-ctx.Done():
 			return failed(context.Cause(ctx))
 		}
-		if next == nil {
-			next = u.getBuf(partSize)
+		size := partSizeFor(partSize, num+1)
+		if next == nil || int64(cap(next)) < size {
+			next = u.getBuf(size)
 		}
-		next = next[:partSize]
+		next = next[:size]
 		m, eof, rerr := readFull(ctx, r, next)
 		if rerr != nil {
 			free <- next
@@ -371,6 +373,18 @@ func (u *Uploader) multipart(ctx context.Context, in UploadInput, r io.Reader, f
 		return 0, fmt.Errorf("completing the multipart upload: %w", err)
 	}
 	return total, nil
+}
+
+// partGrowEvery is the number of parts after which the part size of an
+// upload doubles, so that an object of unknown size can exceed MaxParts ×
+// PartSize: with 8 MiB parts, the first 2,000 parts hold 16 GiB and the
+// 10,000 parts up to about 484 GiB.
+const partGrowEvery = 2000
+
+// partSizeFor returns the size of part num (from 1) of an upload whose
+// first parts have size base.
+func partSizeFor(base int64, num int32) int64 {
+	return min(base<<((num-1)/partGrowEvery), MaxPartSize)
 }
 
 func sortParts(p []types.CompletedPart) {

@@ -31,7 +31,9 @@
 // The stream ends with tar's end-of-archive marker. Info has Kind "s3",
 // Format "tar", one item "objects" with the object count and total bytes,
 // and PointInTime false: objects are read one after another, and one
-// changed meanwhile may appear in either version, whole. An object whose
+// changed meanwhile may appear in either version, whole; one deleted
+// between listing and reading is left out and counted in
+// Info.Details["vanished"] (with up to 10 keys in "vanished_keys"). An object whose
 // key is exactly the prefix plus "/" (a console "folder" marker) is left
 // out. A key that would not be a safe entry name (see Restore) fails the
 // snapshot with an error naming it, rather than produce a backup that

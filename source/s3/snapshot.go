@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -12,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/backupkit/backupkit/internal/s3util"
 	"github.com/backupkit/backupkit/source"
 )
 
@@ -33,6 +35,7 @@ type fetch struct {
 	key  string // full key
 	name string // relative to the prefix
 	err  error  // a listing or fetching error: ends the snapshot
+	gone bool   // deleted between listing and reading: left out
 	done chan struct{}
 
 	hdr   *tar.Header
@@ -78,6 +81,7 @@ func (b *Bucket) Snapshot(ctx context.Context, w io.Writer) (source.Info, error)
 
 	tw := tar.NewWriter(w)
 	var count, total int64
+	var vanished []string
 	for f := range queue {
 		select {
 		case <-f.done:
@@ -87,6 +91,11 @@ func (b *Bucket) Snapshot(ctx context.Context, w io.Writer) (source.Info, error)
 		if f.err != nil {
 			f.release()
 			return info, fmt.Errorf("s3 source: snapshot of %s: %w", b, f.err)
+		}
+		if f.gone {
+			vanished = append(vanished, f.name)
+			<-slots
+			continue
 		}
 		err := b.writeEntry(ctx, tw, f)
 		f.release()
@@ -105,6 +114,10 @@ func (b *Bucket) Snapshot(ctx context.Context, w io.Writer) (source.Info, error)
 	}
 	info.Items = []source.Item{{Name: "objects", Count: count, Bytes: total}}
 	info.Details = map[string]string{"bucket": b.bucket, "prefix": strings.TrimSuffix(b.prefix, "/")}
+	if len(vanished) > 0 {
+		info.Details["vanished"] = strconv.Itoa(len(vanished))
+		info.Details["vanished_keys"] = strings.Join(vanished[:min(10, len(vanished))], ", ")
+	}
 	return info, nil
 }
 
@@ -187,6 +200,10 @@ func (b *Bucket) produce(ctx context.Context, queue chan<- *fetch, slots chan st
 // get opens f's object and fills its header, reading small bodies whole.
 func (b *Bucket) get(ctx context.Context, f *fetch) error {
 	out, err := b.client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(b.bucket), Key: aws.String(f.key)})
+	if err != nil && s3util.IsNotFound(err) {
+		f.gone = true
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("reading %q: %w", f.key, err)
 	}
