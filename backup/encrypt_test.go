@@ -3,7 +3,11 @@ package backup_test
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -20,6 +24,8 @@ import (
 	"github.com/backupkit/backupkit/internal/s3util/s3test"
 	"github.com/backupkit/backupkit/secret"
 	"github.com/backupkit/backupkit/source"
+	"github.com/backupkit/backupkit/source/dir"
+	"github.com/backupkit/backupkit/store/sqlstore"
 )
 
 const marker = "PLAINTEXT-MARKER-7f3a9c"
@@ -247,4 +253,51 @@ func (d discardDest) Put(ctx context.Context, key string, r io.Reader, opts *des
 	}
 	n, err := io.Copy(io.Discard, r)
 	return destination.Object{Key: key, Size: n}, err
+}
+
+// ExampleEncryption encrypts a job's backups to an age recipient: the process
+// that backs up holds only the public key; the restore takes the identity.
+func ExampleEncryption() {
+	ctx := context.Background()
+	tmp, _ := os.MkdirTemp("", "backupkit-example")
+	defer os.RemoveAll(tmp)
+	data := filepath.Join(tmp, "data")
+	_ = os.MkdirAll(data, 0o755)
+	_ = os.WriteFile(filepath.Join(data, "hello.txt"), []byte("hello\n"), 0o644)
+	st, err := sqlstore.OpenSQLite(ctx, filepath.Join(tmp, "catalog.db"))
+	if err != nil {
+		panic(err)
+	}
+	defer st.Close()
+	src, _ := dir.New(data)
+
+	// In real use the identity is made once with age-keygen and kept away
+	// from the backup host; the configuration holds only "age1…".
+	identity, _ := age.GenerateX25519Identity()
+	recipient, _ := age.ParseX25519Recipient(identity.Recipient().String())
+
+	eng := backup.New(st, nil)
+	job := &backup.Job{Name: "data", Source: src,
+		Destinations: []backup.Target{{Name: "mem", Destination: memory.New()}},
+		Encryption:   &backup.Encryption{Recipients: []age.Recipient{recipient}}}
+	res, err := eng.Run(ctx, job, backup.RunOptions{})
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(res.Backup.Encryption, strings.HasSuffix(res.Backup.Copies[0].Key, ".tar.zst.age"))
+
+	target := filepath.Join(tmp, "restored")
+	err = eng.Restore(ctx, job, res.Backup.ID, backup.RestoreOptions{})
+	fmt.Println(errors.Is(err, backup.ErrIdentity))
+	err = eng.Restore(ctx, job, res.Backup.ID, backup.RestoreOptions{
+		RestoreOptions: source.RestoreOptions{Target: target}, Identities: []age.Identity{identity}})
+	if err != nil {
+		panic(err)
+	}
+	restored, _ := os.ReadFile(filepath.Join(target, "hello.txt"))
+	fmt.Print(string(restored))
+	// Output:
+	// age true
+	// true
+	// hello
 }
