@@ -97,6 +97,7 @@ type Run struct {
 // RunFilter selects runs for ListRuns and ListRunsPage. Zero fields do not
 // filter.
 type RunFilter struct {
+	// Job, ScheduleID and Status select runs with those values.
 	Job        string
 	ScheduleID string
 	Status     RunStatus
@@ -112,6 +113,7 @@ type RunFilter struct {
 
 // RunPage is one page of a run listing.
 type RunPage struct {
+	// Runs are the page's runs, newest first; never more than the Limit.
 	Runs []Run
 	// Next is the Cursor of the following page; "" on the last page.
 	Next string
@@ -165,6 +167,7 @@ type Copy struct {
 // BackupFilter selects backups for ListBackups and ListBackupsPage. Zero
 // fields do not filter.
 type BackupFilter struct {
+	// Job and Status select backups with those values.
 	Job    string
 	Status BackupStatus
 	// Since and Until bound CreatedAt: Since <= CreatedAt < Until.
@@ -183,6 +186,7 @@ type BackupFilter struct {
 
 // BackupPage is one page of a catalog listing.
 type BackupPage struct {
+	// Backups are the page's backups with their copies, newest first.
 	Backups []Backup
 	// Next is the Cursor of the following page; "" on the last page.
 	Next string
@@ -190,6 +194,7 @@ type BackupPage struct {
 
 // StatsFilter selects the runs Stats summarizes. Zero fields do not filter.
 type StatsFilter struct {
+	// ScheduleID and Job select the runs of a stored schedule or of a job.
 	ScheduleID string
 	Job        string
 	// Since and Until bound the runs' StartedAt: Since <= StartedAt < Until
@@ -233,7 +238,9 @@ const (
 type LogEntry struct {
 	// Seq numbers a run's lines from 1 in append order; it is assigned by
 	// AppendLogs (any value given there is ignored).
-	Seq     int64
+	Seq int64
+	// Time is when the line was logged (the caller's clock; may be zero),
+	// Level its severity and Message its text.
 	Time    time.Time
 	Level   LogLevel
 	Message string
@@ -411,6 +418,7 @@ type AuditEntry struct {
 
 // AuditFilter selects audit entries for ListAudit. Zero fields do not filter.
 type AuditFilter struct {
+	// Actor, Action and Target select entries with those values.
 	Actor  string
 	Action string
 	Target string
@@ -450,7 +458,8 @@ type Connection struct {
 	// Tenant scopes Name, which is unique within its tenant.
 	Tenant string
 	Name   string
-	Kind   ConnectionKind
+	// Kind says whether it is a source or a destination.
+	Kind ConnectionKind
 	// Type is the adapter ("mysql", "s3", ...).
 	Type string
 	// Config is the non-secret settings, a JSON object (nil: "{}").

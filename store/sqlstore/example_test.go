@@ -75,3 +75,35 @@ func Example_url() {
 	// <nil>
 	// true
 }
+
+// Two replicas wake for the same slot: one claims it, the other learns it
+// lost without an error. The loser's late update of the winner's run is
+// refused (fencing).
+func ExampleDB_ClaimRun() {
+	ctx := context.Background()
+	db, err := sqlstore.OpenSQLite(ctx, sqlstore.Memory)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer db.Close()
+
+	slot := time.Date(2025, 3, 30, 2, 0, 0, 0, time.UTC)
+	a := store.Run{Job: "nightly", ScheduleID: "s1", Slot: slot, Trigger: store.TriggerSchedule, Owner: "replica-a"}
+	b := store.Run{Job: "nightly", ScheduleID: "s1", Slot: slot, Trigger: store.TriggerSchedule, Owner: "replica-b"}
+	wonA, err := db.ClaimRun(ctx, &a)
+	if err != nil {
+		log.Fatal(err)
+	}
+	wonB, err := db.ClaimRun(ctx, &b)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(wonA, wonB)
+
+	intruder := a
+	intruder.Owner, intruder.Status = "replica-b", store.RunSucceeded
+	fmt.Println(errors.Is(db.UpdateRun(ctx, &intruder), store.ErrConflict))
+	// Output:
+	// true false
+	// true
+}
