@@ -301,3 +301,37 @@ func ExampleEncryption() {
 	// true
 	// hello
 }
+
+func TestEncryptedArtifactCutOrChangedFailsTheRestore(t *testing.T) {
+	ctx := context.Background()
+	id := newIdentity(t)
+	for name, change := range map[string]func([]byte) []byte{
+		"truncated at a chunk boundary": func(b []byte) []byte {
+			// Header, "\n--- mac\n", 16-byte nonce, then 64 KiB chunks with
+			// 16-byte tags: cut after the second chunk.
+			end := bytes.Index(b, []byte("\n---"))
+			end += bytes.IndexByte(b[end+1:], '\n') + 2
+			return b[:end+16+2*(64<<10+16)]
+		},
+		"truncated":    func(b []byte) []byte { return b[:len(b)-1] },
+		"byte flipped": func(b []byte) []byte { b[len(b)/2] ^= 1; return b },
+	} {
+		t.Run(name, func(t *testing.T) {
+			eng, _ := newEngine(t)
+			dst := memory.New()
+			src := newBytesSource(markedData(t))
+			job := &backup.Job{Name: "app", Source: src, Compression: backup.None,
+				Destinations: []backup.Target{{Name: "m", Destination: dst}},
+				Encryption:   &backup.Encryption{Recipients: []age.Recipient{id.Recipient()}}}
+			res, err := eng.Run(ctx, job, backup.RunOptions{})
+			require.NoError(t, err)
+			key := res.Backup.Copies[0].Key
+			changed := change(readObject(t, dst, key))
+			_, err = dst.Put(ctx, key, bytes.NewReader(changed), nil)
+			require.NoError(t, err)
+			err = eng.Restore(ctx, job, res.Backup.ID, backup.RestoreOptions{Identities: []age.Identity{id}})
+			require.Error(t, err)
+			assert.Nil(t, src.restored, "the Restorer read to a clean end")
+		})
+	}
+}
