@@ -483,3 +483,28 @@ func TestStalledChunk(t *testing.T) {
 	requireOneFile(t, fake, "slow", data)
 	assert.GreaterOrEqual(t, fake.Count(fakedrive.OpStatus), 1)
 }
+
+// A Put that replaces the object between Open's lookup and its download:
+// Open looks again and reads the new object.
+func TestOpenDuringReplace(t *testing.T) {
+	d, fake := newFakeDrive(t)
+	require.NoError(t, put(t, d, "k", []byte("old")))
+	other := newDriveOn(t, fake)
+	fake.Inject(fakedrive.Fault{Op: fakedrive.OpDownload, Before: func() {
+		_, err := other.Put(t.Context(), "k", strings.NewReader("new"), nil)
+		assert.NoError(t, err) // not require: this runs in the fake's handler
+	}})
+	assert.Equal(t, []byte("new"), read(t, d, "k"))
+}
+
+// An upload session that the server no longer knows fails the Put as
+// retryable, not as a missing object.
+func TestExpiredSession(t *testing.T) {
+	d, fake := newFakeDrive(t)
+	fake.Inject(fakedrive.Fault{Op: fakedrive.OpChunk, After: 1, Times: 1000, Status: 404, Reason: "notFound"})
+	err := put(t, d, "k", randomData(10, 3*testChunk))
+	require.Error(t, err)
+	assert.True(t, destination.IsRetryable(err))
+	assert.NotErrorIs(t, err, destination.ErrNotExist)
+	assert.Empty(t, files(fake))
+}

@@ -444,19 +444,24 @@ func (d *Drive) Stat(ctx context.Context, key string) (destination.Object, error
 // destination.ErrNotExist. Only the request that starts the download is
 // retried; an error while reading is returned by Read.
 func (d *Drive) Open(ctx context.Context, key string) (io.ReadCloser, error) {
-	f, err := d.find(ctx, key)
-	if err != nil {
-		return nil, err
+	for try := 0; ; try++ {
+		f, err := d.find(ctx, key)
+		if err != nil {
+			return nil, err
+		}
+		var resp *http.Response
+		err = d.retry(ctx, func() (err error) {
+			resp, err = d.svc.Files.Get(f.Id).SupportsAllDrives(true).Context(ctx).Download()
+			return err
+		})
+		if errors.Is(err, destination.ErrNotExist) && try == 0 {
+			continue // replaced by a Put between the lookup and the download
+		}
+		if err != nil {
+			return nil, fmt.Errorf("gdrive: %s: %w", key, err)
+		}
+		return resp.Body, nil
 	}
-	var resp *http.Response
-	err = d.retry(ctx, func() (err error) {
-		resp, err = d.svc.Files.Get(f.Id).SupportsAllDrives(true).Context(ctx).Download()
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("gdrive: %s: %w", key, err)
-	}
-	return resp.Body, nil
 }
 
 // Delete removes every file that holds key (Drive allows several of one

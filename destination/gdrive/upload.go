@@ -332,7 +332,8 @@ func (d *Drive) sendChunk(ctx context.Context, session string, data []byte, star
 		}
 		err = classify(err)
 		if errors.Is(err, destination.ErrNotExist) {
-			return nil, destination.Retryable(fmt.Errorf("the upload session has expired; the whole Put must start again: %w", err))
+			// Not ErrNotExist for the caller: no object is missing.
+			return nil, destination.Retryable(fmt.Errorf("the upload session has expired or is gone (%v); the whole Put must start again", err))
 		}
 		if !destination.IsRetryable(err) {
 			return nil, err
