@@ -362,28 +362,31 @@ func (d *Drive) list(ctx context.Context, q string) ([]*drive.File, error) {
 	}
 }
 
-// named lists the files (not folders) called name in folder.
+// named lists the files called name in folder that can be objects: not
+// folders, nor Google Docs files (which have no bytes).
 func (d *Drive) named(ctx context.Context, folder, name string) ([]*drive.File, error) {
 	fs, err := d.list(ctx, "name = "+quote(name)+" and "+quote(folder)+" in parents and trashed = false and mimeType != "+quote(folderMime))
 	if err != nil {
 		return nil, err
 	}
 	// Drive's name comparison need not be exact: keep exact matches only.
-	return slices.DeleteFunc(fs, func(f *drive.File) bool { return f.Name != name || f.MimeType == folderMime }), nil
+	return slices.DeleteFunc(fs, func(f *drive.File) bool { return f.Name != name || isGoogleType(f) }), nil
 }
 
-// newer orders files of one name: the one created last is the object, ties
-// broken by ID, so that every reader and writer picks the same one.
-func newer(a, b *drive.File) int {
-	return cmp.Or(strings.Compare(a.CreatedTime, b.CreatedTime), strings.Compare(a.Id, b.Id))
+// isGoogleType reports whether f is a folder or a Google Docs, Sheets,
+// shortcut... file, none of which hold an object's bytes.
+func isGoogleType(f *drive.File) bool {
+	return strings.HasPrefix(f.MimeType, "application/vnd.google-apps.")
 }
 
-// winner returns the file that is the object among files of one name.
+// winner returns the file that is the object among files of one name: the
+// one created last, ties broken by ID, so that every reader and writer picks
+// the same one.
 func winner(fs []*drive.File) *drive.File {
 	if len(fs) == 0 {
 		return nil
 	}
-	return slices.MaxFunc(fs, func(a, b *drive.File) int { return compareTimes(a, b) })
+	return slices.MaxFunc(fs, compareTimes)
 }
 
 // compareTimes compares creation times as instants (Drive writes RFC 3339
@@ -392,7 +395,7 @@ func compareTimes(a, b *drive.File) int {
 	ta, ea := time.Parse(time.RFC3339Nano, a.CreatedTime)
 	tb, eb := time.Parse(time.RFC3339Nano, b.CreatedTime)
 	if ea != nil || eb != nil {
-		return newer(a, b)
+		return cmp.Or(strings.Compare(a.CreatedTime, b.CreatedTime), strings.Compare(a.Id, b.Id))
 	}
 	return cmp.Or(ta.Compare(tb), strings.Compare(a.Id, b.Id))
 }
@@ -655,7 +658,7 @@ func (d *Drive) children(ctx context.Context, folder string) ([]*drive.File, err
 			}
 			continue
 		}
-		if strings.HasPrefix(f.MimeType, "application/vnd.google-apps.") {
+		if isGoogleType(f) {
 			continue // Docs, Sheets, shortcuts...: no bytes to back up
 		}
 		if o := files[f.Name]; o == nil || compareTimes(f, o) > 0 {
