@@ -49,6 +49,8 @@ type faultTransport struct {
 	rules    []*rule
 	injected int
 	seen     map[string]int // "METHOD kind" -> count
+	// inflight and maxInflight count the UploadPart requests being sent.
+	inflight, maxInflight int
 	// created, when not nil, receives a value each time a
 	// CreateMultipartUpload request succeeds.
 	created chan struct{}
@@ -93,6 +95,15 @@ func (f *faultTransport) count(k string) int {
 func (f *faultTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	f.mu.Lock()
 	f.seen[kind(r)]++
+	if kind(r) == "UploadPart" {
+		f.inflight++
+		f.maxInflight = max(f.maxInflight, f.inflight)
+		defer func() {
+			f.mu.Lock()
+			f.inflight--
+			f.mu.Unlock()
+		}()
+	}
 	var hit *rule
 	for _, ru := range f.rules {
 		if ru.times != 0 && ru.match(r) {
@@ -184,6 +195,7 @@ func TestFaultsTransientAreRetried(t *testing.T) {
 		assert.Equal(t, int64(len(data)), obj.Size)
 		assert.Equal(t, 6, ft.injected, "every injected fault was hit")
 		assert.Equal(t, 4+2+1+1, ft.count("UploadPart"), "each failed part attempt is retried once per failure")
+		assert.LessOrEqual(t, ft.maxInflight, 3, "more parts in flight than Options.Concurrency")
 
 		rc, err := b.Open(t.Context(), "big.bin")
 		require.NoError(t, err)
