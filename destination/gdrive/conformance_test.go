@@ -32,3 +32,12 @@ func TestConformanceSharedDrive(t *testing.T) {
 		return d
 	})
 }
+
+// The suite with the default 8 MiB chunks, so that most objects go in one
+// request (the last chunk is also the first).
+func TestConformanceDefaultChunk(t *testing.T) {
+	destinationtest.Run(t, func(t *testing.T) destination.Destination {
+		d, _ := newFakeDrive(t, func(o *Options) { o.ChunkSize = 0 })
+		return d
+	})
+}
