@@ -137,7 +137,8 @@ const fileFields = "id, name, mimeType, size, createdTime, modifiedTime"
 // under the root folder. It is safe for concurrent use.
 type Drive struct {
 	svc         *drive.Service
-	client      *http.Client
+	client      *http.Client // adds the access token
+	upClient    *http.Client // the same, following no redirects
 	uploadURL   string
 	root        string
 	sharedDrive string
@@ -222,6 +223,11 @@ func New(ctx context.Context, opts Options) (*Drive, error) {
 	client := *base
 	client.Transport = &authTransport{base: rt, tokens: &tokenCache{fetch: fetch, client: base}}
 	d.client = &client
+	// Uploads: Google's "308 Resume Incomplete" is not a redirect; never
+	// follow a Location on it.
+	up := client
+	up.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	d.upClient = &up
 	endpoint := opts.Endpoint
 	if endpoint == "" {
 		endpoint = "https://www.googleapis.com/drive/v3/"

@@ -257,7 +257,7 @@ func (d *Drive) startSession(ctx context.Context, folder, name string, opts *des
 		if opts.ContentType != "" {
 			req.Header.Set("X-Upload-Content-Type", opts.ContentType)
 		}
-		resp, err := d.client.Do(req)
+		resp, err := d.upClient.Do(req)
 		if err != nil {
 			return err
 		}
@@ -377,7 +377,7 @@ func (d *Drive) chunkRequest(ctx context.Context, session string, data []byte, p
 		req.Body, req.GetBody = http.NoBody, func() (io.ReadCloser, error) { return http.NoBody, nil }
 	}
 	req.Header.Set("Content-Range", cr)
-	resp, err := d.client.Do(req)
+	resp, err := d.upClient.Do(req)
 	if err != nil {
 		var ue *url.Error
 		if errors.As(err, &ue) {
