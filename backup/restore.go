@@ -34,9 +34,9 @@ var ErrChecksum = errors.New("artifact does not match its recorded checksum")
 // of job.Destinations, checks the artifact's size and SHA-256 while streaming,
 // decrypts it (see Encryption), decompresses it and feeds the Restorer. A
 // missing or wrong identity fails with ErrIdentity before the Restorer is
-// called. A mismatch or a truncated artifact
-// makes the stream fail before its end, so a Restorer that commits only at a
-// clean end (as source/dir does) leaves the target untouched.
+// called. A mismatch or a truncated artifact makes the stream fail before its
+// end, so a Restorer that commits only at a clean end (as source/dir does)
+// leaves the target untouched.
 func (e *Engine) Restore(ctx context.Context, job *Job, backupID string, opts RestoreOptions) error {
 	restorer, ok := job.Source.(source.Restorer)
 	if !ok {

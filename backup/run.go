@@ -58,9 +58,8 @@ func (d DestinationError) Unwrap() error { return d.Err }
 
 // Run backs up job once: it records a running run, streams the source's
 // snapshot through compression, encryption (Job.Encryption) and a SHA-256 hash
-// to every destination at once,
-// writes the manifest beside each complete artifact, catalogs the backup and
-// records the run's final status:
+// to every destination at once, writes the manifest beside each complete
+// artifact, catalogs the backup and records the run's final status:
 //
 //   - succeeded: every destination holds the artifact and its manifest;
 //   - partial: some do; the backup is cataloged with the copies that exist;
