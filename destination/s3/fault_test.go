@@ -31,7 +31,26 @@ const (
 	status503                  // answer 503 SlowDown without sending the request
 	status403                  // answer 403 AccessDenied without sending the request
 	dropped                    // send the request, then fail as if the connection was reset before the answer
+	corrupted                  // send the request with one byte of its body changed
 )
+
+// flipReader changes the byte at offset at.
+type flipReader struct {
+	r   io.ReadCloser
+	off int
+	at  int
+}
+
+func (f *flipReader) Read(p []byte) (int, error) {
+	n, err := f.r.Read(p)
+	if f.at >= f.off && f.at < f.off+n {
+		p[f.at-f.off] ^= 0xff
+	}
+	f.off += n
+	return n, err
+}
+
+func (f *flipReader) Close() error { return f.r.Close() }
 
 // rule fails the requests that match, times times (-1: always).
 type rule struct {
@@ -95,6 +114,11 @@ func (f *faultTransport) count(k string) int {
 func (f *faultTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	f.mu.Lock()
 	f.seen[kind(r)]++
+	if k := kind(r); k == "UploadPart" || k == "PutObject" {
+		if r.Header.Get("X-Amz-Checksum-Crc32") != "" || strings.Contains(strings.ToLower(r.Header.Get("X-Amz-Trailer")), "x-amz-checksum-crc32") {
+			f.seen[k+" with CRC32"]++
+		}
+	}
 	if kind(r) == "UploadPart" {
 		f.inflight++
 		f.maxInflight = max(f.maxInflight, f.inflight)
@@ -142,6 +166,10 @@ func (f *faultTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 		return answer(http.StatusServiceUnavailable, "SlowDown")
 	case status403:
 		return answer(http.StatusForbidden, "AccessDenied")
+	case corrupted:
+		r = r.Clone(r.Context())
+		r.Body = &flipReader{r: r.Body, at: 1000}
+		return f.next.RoundTrip(r)
 	default: // dropped: the server gets the request, the client never sees the answer
 		resp, err := f.next.RoundTrip(r)
 		if err == nil {
@@ -196,6 +224,7 @@ func TestFaultsTransientAreRetried(t *testing.T) {
 		assert.Equal(t, 6, ft.injected, "every injected fault was hit")
 		assert.Equal(t, 4+2+1+1, ft.count("UploadPart"), "each failed part attempt is retried once per failure")
 		assert.LessOrEqual(t, ft.maxInflight, 3, "more parts in flight than Options.Concurrency")
+		assert.Equal(t, ft.count("UploadPart"), ft.count("UploadPart with CRC32"), "every part carries a CRC32 checksum for S3 to verify")
 
 		rc, err := b.Open(t.Context(), "big.bin")
 		require.NoError(t, err)
@@ -213,6 +242,7 @@ func TestFaultsTransientAreRetried(t *testing.T) {
 		require.NoError(t, err)
 		st, err := b.Stat(t.Context(), "small")
 		require.NoError(t, err)
+		assert.Equal(t, 2, ft.count("PutObject with CRC32"), "PutObject carries a CRC32 checksum")
 		assert.Equal(t, int64(len("small object")), st.Size)
 	})
 }
@@ -229,6 +259,14 @@ func TestFaultsPermanentAbortUpload(t *testing.T) {
 			{"PartDroppedAlways", &rule{match: isPart("3"), fault: dropped, times: -1}, false, nil},
 			{"Part403", &rule{match: isPart("2"), fault: status403, times: -1}, true, destination.ErrPermission},
 			{"Complete403", &rule{match: isKind("CompleteMultipartUpload"), fault: status403, times: -1}, true, destination.ErrPermission},
+		}
+		if srv.Name == "minio" { // gofakes3 checks neither checksums nor signatures
+			cases = append(cases, struct {
+				name      string
+				rule      *rule
+				permanent bool
+				sentinel  error
+			}{"PartCorrupted", &rule{match: isPart("2"), fault: corrupted, times: -1}, true, nil})
 		}
 		for _, c := range cases {
 			t.Run(c.name, func(t *testing.T) {
