@@ -29,7 +29,11 @@
 //	backupd.yaml:9: jobs[0].schedule: invalid cron expression "61 * * * *"
 //
 // Scalar values may reference environment variables as ${VAR} or
-// ${VAR:-default}; $$ stands for a literal $. Relative paths in URLs of the form
+// ${VAR:-default}; $$ stands for a literal $. The settings that may hold
+// credentials (store, a destination's url, a job's source) may instead be read
+// from a file with store_file, url_file and source_file (relative to the
+// config file's folder; one trailing line break is removed); a job's
+// encryption has passphrase_file and recipients_file. Relative paths in URLs of the form
 // scheme:relative/path are resolved against the folder of the config file. Error
 // messages never contain the secrets of a URL.
 //
@@ -85,7 +89,7 @@ type Config struct {
 	// Store is the URL of the store that keeps schedules, runs and the
 	// catalog, for example "sqlite:///var/lib/backupd/backupd.db" or
 	// "postgres://user:pass@host/db". Default DefaultStore.
-	Store string `yaml:"store"`
+	Store string `yaml:"store" secret:"file"`
 	// LogLevel is one of LogLevelDebug, LogLevelInfo, LogLevelWarn and
 	// LogLevelError. Default DefaultLogLevel.
 	LogLevel string `yaml:"log_level"`
@@ -101,7 +105,7 @@ type Destination struct {
 	// URL selects and configures the destination adapter by its scheme, for
 	// example "file:///srv/backups" or "s3://bucket/prefix?region=eu-west-1".
 	// It may contain credentials.
-	URL string `yaml:"url"`
+	URL string `yaml:"url" secret:"file"`
 }
 
 // Job is one entry of the file's "jobs": what to back up, where to, and when.
@@ -111,7 +115,7 @@ type Job struct {
 	Name string `yaml:"name"`
 	// Source is the URL of what to back up, for example "dir:///srv/data" or
 	// "mysql://user:pass@host/shop". It may contain credentials.
-	Source string `yaml:"source"`
+	Source string `yaml:"source" secret:"file"`
 	// Destinations names entries of Config.Destinations; at least one, no
 	// duplicates.
 	Destinations []string `yaml:"destinations"`

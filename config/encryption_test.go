@@ -148,3 +148,52 @@ jobs:
 	require.NoError(t, err)
 	assert.Nil(t, o.Job.Encryption)
 }
+
+func TestSecretFromFile(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	write := func(name, content string) {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600))
+	}
+	write("store.url", "sqlite:state.db\n")
+	write("dest.url", "mem://user:"+testPassphrase+"@bucket\n")
+	write("src.url", "dir:data\r\n")
+	write("bad.url", "mem://user:"+testPassphrase+"@bucket/%zz\n")
+	write("empty", "")
+	src := `store_file: store.url
+destinations:
+  local:
+    url_file: dest.url
+jobs:
+  - name: quickstart
+    source_file: ${SRC_FILE}
+    destinations: [local]
+`
+	cfg, err := Options{LookupEnv: envMap(map[string]string{"SRC_FILE": "src.url"})}.Parse([]byte(src), dir, "backupd.yaml")
+	require.NoError(t, err)
+	assert.Equal(t, "sqlite://"+filepath.Join(dir, "state.db"), cfg.Store)
+	assert.Equal(t, "mem://user:"+testPassphrase+"@bucket", cfg.Destinations["local"].URL)
+	assert.Equal(t, "dir://"+filepath.Join(dir, "data"), cfg.Jobs[0].Source)
+
+	tests := []struct{ name, src, want string }{
+		{"both", strings.Replace(valid, "    url: file:backups\n", "    url: file:backups\n    url_file: dest.url\n", 1),
+			"backupd.yaml:4: destinations.local.url_file: set url or url_file, not both"},
+		{"missing", strings.Replace(valid, "    url: file:backups\n", "    url_file: nope\n", 1),
+			"backupd.yaml:3: destinations.local.url_file: cannot read " + filepath.Join(dir, "nope") + ": no such file or directory"},
+		{"empty", strings.Replace(valid, "    source: dir:data\n", "    source_file: empty\n", 1),
+			"backupd.yaml:6: jobs[0].source_file: " + filepath.Join(dir, "empty") + " is empty"},
+		{"bad URL", strings.Replace(valid, "    url: file:backups\n", "    url_file: bad.url\n", 1),
+			`backupd.yaml:3: destinations.local.url: invalid URL "mem://xxxxx": invalid URL escape`},
+		{"typo", strings.Replace(valid, "    url: file:backups\n", "    url_fle: dest.url\n", 1),
+			"backupd.yaml:2: destinations.local.url: required\n" +
+				`backupd.yaml:3: destinations.local.url_fle: unknown key (did you mean "url_file"?)`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse([]byte(tt.src), dir, "backupd.yaml")
+			require.Error(t, err)
+			assert.Equal(t, tt.want, err.Error())
+			assert.NotContains(t, err.Error(), testPassphrase)
+		})
+	}
+}

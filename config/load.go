@@ -69,6 +69,7 @@ func (o Options) Parse(data []byte, baseDir, name string) (*Config, error) {
 		return nil, err
 	}
 	d := newDecoder(name, lookup)
+	d.baseDir = baseDir
 	var cfg Config
 	d.decode(root, reflect.ValueOf(&cfg).Elem(), "", root.Line)
 	v := &validator{file: name, baseDir: baseDir, resolve: true, dec: d}
@@ -197,6 +198,8 @@ type decoder struct {
 	entries map[*yaml.Node][]pair
 	// changed holds the scalars whose value expansion changed.
 	changed map[*yaml.Node]bool
+	// baseDir is what relative paths of *_file keys are read against.
+	baseDir string
 }
 
 func newDecoder(file string, lookup func(string) (string, bool)) *decoder {
@@ -411,9 +414,25 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string, line 
 		return
 	}
 	fields := yamlFields(v.Type())
+	set := map[int]string{} // field index -> the key that set it
 	for _, p := range d.pairs(n, path, map[*yaml.Node]bool{}) {
 		key := p.key.Value
 		idx, ok := fields.index[key]
+		fileIdx, isFile := fields.files[key]
+		if isFile {
+			idx = fileIdx
+		}
+		if ok || isFile {
+			if first, dup := set[idx]; dup {
+				d.fail(join(path, key), p.key.Line, "set %s or %s, not both", first, key)
+				continue
+			}
+			set[idx] = key
+		}
+		if isFile {
+			d.decodeFile(p.value, v.Field(idx), join(path, key), p.key.Line)
+			continue
+		}
 		if !ok {
 			msg := "unknown key"
 			if s := suggest(key, fields.names); s != "" {
@@ -445,16 +464,62 @@ func (d *decoder) decodeMap(n *yaml.Node, v reflect.Value, path string, line int
 	}
 }
 
+// decodeFile fills the string field v from the file named by the scalar n
+// (a "*_file" key; relative paths are read against d.baseDir), without one
+// trailing line break. Messages name the file, never its content.
+func (d *decoder) decodeFile(n *yaml.Node, v reflect.Value, path string, line int) {
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	d.nodes[path] = n
+	d.lines[path] = line
+	// The setting the file fills in is reported on this line, and not again
+	// as missing when the file cannot be read.
+	field := strings.TrimSuffix(path, "_file")
+	d.lines[field] = line
+	d.bad[field] = true
+	if n.Kind != yaml.ScalarNode || n.ShortTag() == nullTag {
+		d.fail(path, line, "expected a file name, got %s", describe(n))
+		return
+	}
+	if !d.expand(n, path, line) {
+		return
+	}
+	name := n.Value
+	if !filepath.IsAbs(name) {
+		name = filepath.Join(d.baseDir, name)
+	}
+	data, err := os.ReadFile(name)
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		d.fail(path, line, "cannot read %s: %v", name, err)
+		return
+	}
+	s := strings.TrimSuffix(strings.TrimSuffix(string(data), "\n"), "\r")
+	if s == "" {
+		d.fail(path, line, "%s is empty", name)
+		return
+	}
+	v.SetString(s)
+	delete(d.bad, field)
+}
+
 // structFields lists the yaml names of a struct type's fields.
 type structFields struct {
 	names []string       // in field order
 	index map[string]int // name -> field index
+	// files maps "NAME_file" to the index of field NAME, for string fields
+	// tagged `secret:"file"`: their value may be read from a file instead.
+	files map[string]int
 }
 
 // yamlFields returns the yaml names of t's exported fields: the tag's name, or
 // the lower-cased field name without one. Fields tagged "-" are left out.
 func yamlFields(t reflect.Type) structFields {
-	f := structFields{index: map[string]int{}}
+	f := structFields{index: map[string]int{}, files: map[string]int{}}
 	for i := range t.NumField() {
 		sf := t.Field(i)
 		if !sf.IsExported() {
@@ -469,6 +534,10 @@ func yamlFields(t reflect.Type) structFields {
 		}
 		f.names = append(f.names, name)
 		f.index[name] = i
+		if sf.Tag.Get("secret") == "file" && sf.Type.Kind() == reflect.String {
+			f.names = append(f.names, name+"_file")
+			f.files[name+"_file"] = i
+		}
 	}
 	return f
 }
