@@ -142,3 +142,27 @@ func TestStorageClassSSEAndTagsReachMinIO(t *testing.T) {
 	}
 	assert.Equal(t, o.Tags, got)
 }
+
+// TestDefaultCredentialChain opens a bucket without explicit keys: the
+// SDK's default chain finds them in the environment.
+func TestDefaultCredentialChain(t *testing.T) {
+	srv := s3test.MinIO(t) // gofakes3 accepts any signature, so only MinIO proves it
+	bucket := s3test.NewBucket(t, srv)
+	dir := t.TempDir()
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", dir+"/none")
+	t.Setenv("AWS_CONFIG_FILE", dir+"/none")
+	t.Setenv("AWS_PROFILE", "")
+	t.Setenv("AWS_ACCESS_KEY_ID", srv.AccessKey)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", srv.SecretKey)
+	t.Setenv("AWS_REGION", srv.Region)
+	o := options(srv, bucket, "env")
+	o.AccessKeyID, o.SecretAccessKey, o.Region = "", "", ""
+	b, err := s3dest.New(t.Context(), o)
+	require.NoError(t, err)
+	require.NoError(t, b.Check(t.Context()))
+
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "not-the-secret")
+	_, err = s3dest.New(t.Context(), o)
+	require.ErrorIs(t, err, destination.ErrPermission)
+	assert.NotContains(t, err.Error(), "not-the-secret")
+}
