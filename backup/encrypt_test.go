@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -228,7 +229,7 @@ func BenchmarkEncryptedRun(b *testing.B) {
 			name = "age"
 		}
 		b.Run(name, func(b *testing.B) {
-			eng, _ := newEngine(b)
+			eng := backup.New(newStore(b), &backup.Options{Owner: "bench", Logger: slog.New(slog.DiscardHandler)})
 			job := &backup.Job{Name: "app", Source: newBytesSource(data),
 				Destinations: []backup.Target{{Name: "m", Destination: discardDest{memory.New()}}}}
 			if enc {
