@@ -115,3 +115,68 @@ func TestSnapshotReadsAheadInOrder(t *testing.T) {
 	}
 	assert.Equal(t, want, got, "entries in key order")
 }
+
+// failGets answers 503 to the first n GETs of objects whose path ends with
+// suffix, then 403 to all of them when forbid is set.
+type failGets struct {
+	next   http.RoundTripper
+	suffix string
+	n      int
+	forbid bool
+	mu     sync.Mutex
+	seen   int
+}
+
+func (f *failGets) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, f.suffix) {
+		f.mu.Lock()
+		f.seen++
+		status, code := 0, ""
+		switch {
+		case f.n > 0:
+			f.n--
+			status, code = http.StatusServiceUnavailable, "SlowDown"
+		case f.forbid:
+			status, code = http.StatusForbidden, "AccessDenied"
+		}
+		f.mu.Unlock()
+		if status != 0 {
+			body := `<?xml version="1.0" encoding="UTF-8"?><Error><Code>` + code + `</Code><Message>injected</Message></Error>`
+			return &http.Response{StatusCode: status, Status: http.StatusText(status), Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+				Header: http.Header{"Content-Type": {"application/xml"}}, Body: io.NopCloser(strings.NewReader(body)),
+				ContentLength: int64(len(body)), Request: r}, nil
+		}
+	}
+	return f.next.RoundTrip(r)
+}
+
+func TestSnapshotRetriesAndFails(t *testing.T) {
+	srv := s3test.Fake(t)
+	bucket := s3test.NewBucket(t, srv)
+	for _, k := range []string{"a", "b", "c"} {
+		_, err := srv.Client(t).PutObject(t.Context(), &awss3.PutObjectInput{
+			Bucket: aws.String(bucket), Key: aws.String("src/" + k), Body: strings.NewReader(k), ContentLength: aws.Int64(1),
+		})
+		require.NoError(t, err)
+	}
+	open := func(ft *failGets) *s3src.Bucket {
+		ft.next = http.DefaultTransport.(*http.Transport).Clone()
+		src, err := s3src.New(t.Context(), s3src.Options{
+			Bucket: bucket, Prefix: "src", Endpoint: srv.Endpoint, PathStyle: true, MaxAttempts: 4,
+			AccessKeyID: srv.AccessKey, SecretAccessKey: srv.SecretKey, HTTPClient: &http.Client{Transport: ft},
+		})
+		require.NoError(t, err)
+		return src
+	}
+	ft := &failGets{suffix: "/src/b", n: 2}
+	info, err := open(ft).Snapshot(t.Context(), io.Discard)
+	require.NoError(t, err, "two 503 answers are retried")
+	assert.Equal(t, int64(3), info.Items[0].Count)
+	assert.Equal(t, 3, ft.seen)
+
+	ft = &failGets{suffix: "/src/b", forbid: true}
+	_, err = open(ft).Snapshot(t.Context(), io.Discard)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `reading "src/b"`)
+	assert.Equal(t, 1, ft.seen, "a 403 is not retried")
+}
