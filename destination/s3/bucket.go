@@ -294,7 +294,9 @@ func (b *Bucket) checkKey(key string) error {
 // flight. Either becomes visible only when whole. If anything fails (r, ctx,
 // a part, a size that differs from opts.Size), the multipart upload is
 // aborted, so no parts are left behind, and an object previously stored
-// under key is left as it was. Errors from r are wrapped, not replaced.
+// under key is left as it was. Errors from r are wrapped, not replaced. The
+// returned Object's ModTime is the local time the Put completed; Stat and
+// List report S3's Last-Modified.
 func (b *Bucket) Put(ctx context.Context, key string, r io.Reader, opts *destination.PutOptions) (destination.Object, error) {
 	if err := b.checkKey(key); err != nil {
 		return destination.Object{}, fmt.Errorf("s3: put: %w", err)

@@ -5,7 +5,6 @@ package s3test
 
 import (
 	"context"
-	"net/http"
 	"net/http/httptest"
 	"testing"
 
@@ -46,7 +45,7 @@ func (s Server) Client(t testing.TB) *s3.Client {
 }
 
 // Fake starts an in-process gofakes3 server for the test and returns it.
-// wrap, when not nil, wraps its HTTP handler.
+// gofakes3 checks neither signatures nor checksums.
 func Fake(t testing.TB) Server {
 	t.Helper()
 	backend := s3mem.New()
@@ -116,9 +115,4 @@ func Uploads(t testing.TB, c *s3.Client, bucket string) []string {
 		keys = append(keys, aws.ToString(u.Key))
 	}
 	return keys
-}
-
-// HTTPClient returns an *http.Client whose transport is rt over the default one.
-func HTTPClient(rt func(next http.RoundTripper) http.RoundTripper) *http.Client {
-	return &http.Client{Transport: rt(http.DefaultTransport.(*http.Transport).Clone())}
 }
