@@ -73,29 +73,23 @@ func openMySQL(ctx context.Context, u *url.URL, opts ...Option) (*DB, error) {
 	if dbName == "" || strings.Contains(dbName, "/") {
 		return nil, fmt.Errorf("sqlstore: mysql URL %s must name one database; want mysql://user:password@host:3306/database", where)
 	}
-	base := mysql.NewConfig()
-	if u.User != nil {
-		base.User = u.User.Username()
-		base.Passwd, _ = u.User.Password()
-	}
-	base.Net = "tcp"
-	base.Addr = u.Host
-	if u.Port() == "" {
-		base.Addr = net.JoinHostPort(u.Hostname(), "3306")
-	}
-	base.DBName = dbName
-	dsn := base.FormatDSN()
-	if u.RawQuery != "" {
-		sep := "?"
-		if strings.Contains(dsn, "?") {
-			sep = "&"
-		}
-		dsn += sep + u.RawQuery
-	}
-	cfg, err := mysql.ParseDSN(dsn)
+	// The query's driver parameters are parsed alone, so that the user and
+	// password never go through a DSN string (where '@', '/' or '?' in a
+	// password would be ambiguous).
+	cfg, err := mysql.ParseDSN("/?" + u.RawQuery)
 	if err != nil {
 		return nil, maskSecret(fmt.Errorf("sqlstore: mysql URL %s: %w", where, err), secret)
 	}
+	if u.User != nil {
+		cfg.User = u.User.Username()
+		cfg.Passwd, _ = u.User.Password()
+	}
+	cfg.Net = "tcp"
+	cfg.Addr = u.Host
+	if u.Port() == "" {
+		cfg.Addr = net.JoinHostPort(u.Hostname(), "3306")
+	}
+	cfg.DBName = dbName
 	cfg.ParseTime = true
 	cfg.ClientFoundRows = true
 	cfg.Loc = time.UTC

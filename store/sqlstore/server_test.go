@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"net/url"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -182,4 +183,32 @@ func TestServerConcurrentOpen(t *testing.T) {
 func TestSplitStatements(t *testing.T) {
 	got := splitStatements("-- c;\nCREATE TABLE a (\n  x INT -- note\n);\n\nCREATE TABLE b (y INT);\nSELECT 1")
 	assert.Equal(t, []string{"CREATE TABLE a (\n  x INT -- note\n);", "CREATE TABLE b (y INT);", "SELECT 1"}, got)
+}
+
+// TestMySQLOddPassword: a password with URL and DSN delimiters works when
+// percent-encoded in the URL, and never shows in errors.
+func TestMySQLOddPassword(t *testing.T) {
+	raw := mysqlURL(t)
+	u, err := url.Parse(raw)
+	require.NoError(t, err)
+	admin, err := sql.Open("mysql", testenv.MySQL(t))
+	require.NoError(t, err)
+	defer admin.Close()
+	user, pw := testenv.UniqueName(t)[:30], "p@ss/w:rd?x&y=#z"
+	_, err = admin.ExecContext(t.Context(), "CREATE USER '"+user+"'@'%' IDENTIFIED BY '"+pw+"'")
+	require.NoError(t, err)
+	defer admin.ExecContext(context.Background(), "DROP USER '"+user+"'@'%'")
+	_, err = admin.ExecContext(t.Context(), "GRANT ALL ON `"+strings.TrimPrefix(u.Path, "/")+"`.* TO '"+user+"'@'%'")
+	require.NoError(t, err)
+
+	u.User = url.UserPassword(user, pw)
+	db, err := Open(t.Context(), u.String())
+	require.NoError(t, err)
+	require.NoError(t, db.Close())
+
+	u.User = url.UserPassword(user, pw+"-wrong")
+	_, err = Open(t.Context(), u.String())
+	require.Error(t, err)
+	assert.NotContains(t, err.Error(), "p@ss")
+	assert.NotContains(t, err.Error(), url.QueryEscape(pw))
 }
