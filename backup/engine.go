@@ -50,6 +50,8 @@ type Engine struct {
 	mu      sync.Mutex
 	subs    map[int]func(notify.Event)
 	nextSub int
+
+	health healthState // see CheckHealth
 }
 
 // New returns an Engine that records runs, backups and run logs in st. A nil

@@ -34,6 +34,9 @@ type Job struct {
 	// compression; the artifact's extension gets ".age". Nil stores the
 	// compressed stream as it is.
 	Encryption *Encryption
+	// Health, when set, is checked (see Engine.CheckHealth) after every run
+	// and by Engine.WatchHealth. Nil never checks.
+	Health *HealthPolicy
 }
 
 // Target is a named destination of a job. The name is what the catalog records
@@ -87,6 +90,11 @@ func (j *Job) Validate() error {
 	}
 	if j.Encryption != nil {
 		if err := j.Encryption.validate(); err != nil {
+			errs = append(errs, fmt.Errorf("job %q: %w", j.Name, err))
+		}
+	}
+	if j.Health != nil {
+		if err := j.Health.Validate(); err != nil {
 			errs = append(errs, fmt.Errorf("job %q: %w", j.Name, err))
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/backupkit/backupkit/destination"
+	"github.com/backupkit/backupkit/notify"
 	"github.com/backupkit/backupkit/retention"
 	"github.com/backupkit/backupkit/store"
 )
@@ -202,6 +203,7 @@ func (e *Engine) latestRunFailed(ctx context.Context, jobName string) (bool, err
 // the outcome to the run's log. It never changes the run's outcome.
 func (e *Engine) pruneAfterRun(ctx context.Context, job *Job, log runLog) {
 	res, err := e.Prune(ctx, job, PruneOptions{})
+	e.publishPrune(job, log.run.ID, res, err)
 	switch {
 	case res.Plan.Held:
 		log.info("prune skipped: the latest run failed")
@@ -217,4 +219,19 @@ func (e *Engine) pruneAfterRun(ctx context.Context, job *Job, log runLog) {
 	if res.Plan.OverCap {
 		log.warn("prune: " + res.Plan.Warning)
 	}
+}
+
+// publishPrune publishes notify.RetentionFailed when pruning failed, else
+// notify.RetentionPruned when it deleted backups.
+func (e *Engine) publishPrune(job *Job, runID string, res PruneResult, err error) {
+	ev := notify.Event{Time: e.opts.Now().UTC(), Job: job.Name, RunID: runID, Deleted: len(res.Deleted)}
+	switch {
+	case err != nil:
+		ev.Type, ev.Error = notify.RetentionFailed, oneLine(err.Error())
+	case len(res.Deleted) > 0:
+		ev.Type = notify.RetentionPruned
+	default:
+		return
+	}
+	e.publish(ev)
 }

@@ -73,7 +73,8 @@ func (d DestinationError) Unwrap() error { return d.Err }
 //
 // After a succeeded run of a job with a Retention policy, Run prunes the job
 // (see Prune) and writes the outcome to the run's log; pruning never changes
-// the run's status, Result or error.
+// the run's status, Result or error. Then, for a job with a Health policy,
+// it checks the job's health (see CheckHealth).
 func (e *Engine) Run(ctx context.Context, job *Job, opts RunOptions) (*Result, error) {
 	if err := job.Validate(); err != nil {
 		return nil, err
@@ -160,6 +161,7 @@ func (e *Engine) Run(ctx context.Context, job *Job, opts RunOptions) (*Result, e
 	if run.Status == store.RunSucceeded && job.Retention != nil {
 		e.pruneAfterRun(ctx, job, log) // logs its outcome; never changes the run's
 	}
+	e.checkHealthAfterRun(keepCtx, job) // with job.Health: publishes health changes
 	return res, runErr
 }
 
