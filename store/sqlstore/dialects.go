@@ -44,7 +44,7 @@ var postgresDialect = &dialect{
 	// A session-level advisory lock, keyed by database and schema, so that
 	// replicas opening one store at once migrate one after the other.
 	lockMigrations: func(ctx context.Context, c *sql.Conn) (func(), error) {
-		const key = `hashtext('backupkit.migrate.' || current_database() || '.' || current_schema())`
+		const key = `hashtext('backupkit.migrate.' || current_database() || '.' || COALESCE(current_schema(), ''))`
 		if _, err := c.ExecContext(ctx, `SELECT pg_advisory_lock(`+key+`)`); err != nil {
 			return nil, err
 		}
