@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/backupkit/backupkit/backup"
+	"github.com/backupkit/backupkit/store"
 )
 
 // cmdPrune applies a job's retention policy, or with --dry-run only shows
@@ -89,7 +91,7 @@ func cmdPrune(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 // retention never deletes a protected backup.
 func cmdProtect(ctx context.Context, name string, protect bool, args []string, stdout, stderr io.Writer) error {
 	fs, path := flags(name, stderr)
-	reason := fs.String("reason", "", "why, for the log (the audit trail comes with the store's audit log)")
+	reason := fs.String("reason", "", "why, recorded in the audit trail")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -106,9 +108,12 @@ func cmdProtect(ctx context.Context, name string, protect bool, args []string, s
 	if err := rt.Store.SetProtected(ctx, id, protect); err != nil {
 		return fmt.Errorf("%s: backup %s: %w", name, id, err)
 	}
-	// TODO(audit): record who and why in the store's audit trail once it
-	// exists; until then the log line is the only trace.
-	rt.Logger.Info("backup "+name+"ed", "backup", id, "by", currentUser(), "reason", *reason)
+	details, _ := json.Marshal(map[string]string{"reason": *reason, "via": "cli"})
+	entry := &store.AuditEntry{Actor: "cli:" + currentUser(), Action: "backup." + name, Target: id, Details: details}
+	if err := rt.Store.AppendAudit(ctx, entry); err != nil {
+		return fmt.Errorf("%s: backup %s is %sed, but the audit entry failed: %w", name, id, name, err)
+	}
+	rt.Logger.Info("backup "+name+"ed", "backup", id, "by", entry.Actor, "reason", *reason)
 	state := "protected: retention will never delete it"
 	if !protect {
 		state = "unprotected: retention may delete it"

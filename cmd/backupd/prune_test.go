@@ -1,6 +1,7 @@
 package main_test
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -9,6 +10,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/backupkit/backupkit/store"
+	"github.com/backupkit/backupkit/store/sqlstore"
 )
 
 func TestPruneProtectThroughTheBinary(t *testing.T) {
@@ -35,6 +39,15 @@ func TestPruneProtectThroughTheBinary(t *testing.T) {
 	r = backupd(t, dir, "protect", "--config", "backupd.yaml", ids[0], "--reason", "audit")
 	require.Equal(t, 0, r.code, r.stderr)
 	assert.Contains(t, r.stdout, "backup "+ids[0]+" protected")
+	st, err := sqlstore.OpenSQLite(context.Background(), filepath.Join(dir, "backupd.db"))
+	require.NoError(t, err)
+	audit, err := st.ListAudit(context.Background(), store.AuditFilter{Action: "backup.protect"})
+	require.NoError(t, err)
+	require.NoError(t, st.Close())
+	require.Len(t, audit, 1)
+	assert.Equal(t, ids[0], audit[0].Target)
+	assert.Contains(t, audit[0].Actor, "cli:")
+	assert.JSONEq(t, `{"reason":"audit","via":"cli"}`, string(audit[0].Details))
 
 	r = backupd(t, dir, "prune", "--config", "backupd.yaml", "--dry-run", "quickstart")
 	require.Equal(t, 0, r.code, r.stderr)
