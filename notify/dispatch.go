@@ -284,6 +284,10 @@ func (w *worker) deliver(e Event) {
 		if err == nil {
 			return
 		}
+		if w.d.ctx.Err() != nil {
+			w.d.log.Warn("notification abandoned at close", "notifier", w.t.Name, "event", string(e.Type), "job", e.Job)
+			return
+		}
 		msg := Redact(err.Error(), o.Secrets...)
 		args := []any{"notifier", w.t.Name, "event", string(e.Type), "job", e.Job, "run", e.RunID, "attempt", n, "err", msg}
 		if n >= o.MaxAttempts {
