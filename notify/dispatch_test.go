@@ -22,8 +22,12 @@ type logBuffer struct {
 	b  bytes.Buffer
 }
 
-func (l *logBuffer) Write(p []byte) (int, error) { l.mu.Lock(); defer l.mu.Unlock(); return l.b.Write(p) }
-func (l *logBuffer) String() string              { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+func (l *logBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
 
 func newLogger() (*slog.Logger, *logBuffer) {
 	buf := &logBuffer{}
@@ -118,7 +122,12 @@ func TestDispatcherRetriesWithBackoff(t *testing.T) {
 	log, logs := newLogger()
 	d := notify.NewDispatcher([]notify.Target{{Name: "flaky", Notifier: rec}}, &notify.DispatcherOptions{
 		Logger: log, Backoff: notify.DefaultBackoff,
-		Sleep: func(_ context.Context, w time.Duration) error { mu.Lock(); waits = append(waits, w); mu.Unlock(); return nil },
+		Sleep: func(_ context.Context, w time.Duration) error {
+			mu.Lock()
+			waits = append(waits, w)
+			mu.Unlock()
+			return nil
+		},
 	})
 	d.Publish(notify.Event{Type: notify.RunFailed, Job: "app"})
 	closeNow(t, d)
@@ -227,7 +236,7 @@ func TestDispatcherLinksAndRedacts(t *testing.T) {
 		&notify.DispatcherOptions{Logger: log, LinkTemplate: "https://backupd.example/runs/{run}?job={job}",
 			Secrets: []string{"literal-SECRET-2"}, MaxAttempts: 1})
 	d.Publish(notify.Event{Type: notify.RunFailed, Job: "app", RunID: "r 1",
-		Error: "source: dial mysql://root:pw-SECRET-3@db/shop: refused; password=pw-SECRET-4 literal-SECRET-2",
+		Error:   "source: dial mysql://root:pw-SECRET-3@db/shop: refused; password=pw-SECRET-4 literal-SECRET-2",
 		Reasons: []string{"s3://AKIA:sk-SECRET-5@bucket"}})
 	closeNow(t, d)
 	require.Len(t, rec.events, 1)
