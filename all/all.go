@@ -10,6 +10,9 @@ import (
 	_ "github.com/backupkit/backupkit/destination/local"  // file:
 	_ "github.com/backupkit/backupkit/destination/memory" // mem:
 	_ "github.com/backupkit/backupkit/destination/s3"     // s3:
+	_ "github.com/backupkit/backupkit/notify/email"       // smtp:
+	_ "github.com/backupkit/backupkit/notify/slack"       // slack+https:
+	_ "github.com/backupkit/backupkit/notify/webhook"     // webhook+https:
 	_ "github.com/backupkit/backupkit/source/dir"         // dir:
 	_ "github.com/backupkit/backupkit/source/s3"          // s3:
 	_ "github.com/backupkit/backupkit/store/sqlstore"     // sqlite:
