@@ -21,6 +21,13 @@
 //	    retention:                    # see docs/retention.md
 //	      preset: spatie
 //	      max_total_size: 20GiB
+//	    health:                       # see docs/notifications.md
+//	      max_age: 26h
+//	notifications:
+//	  link: https://backupd.example/runs/{run}
+//	  notifiers:
+//	    - name: ops
+//	      url: smtp://user:pass@mail.example.com:587?from=backupd@example.com&to=ops@example.com
 //
 // [Load] and [Parse] report every problem in the file at once, each with the
 // file name, line and key path, sorted by line, for example
@@ -98,6 +105,9 @@ type Config struct {
 	Destinations map[string]Destination `yaml:"destinations"`
 	// Jobs are the backup jobs, in file order. Names are unique.
 	Jobs []Job `yaml:"jobs"`
+	// Notifications say who is told what happens (see docs/notifications.md);
+	// nil (no "notifications" key) notifies nobody.
+	Notifications *Notifications `yaml:"notifications"`
 }
 
 // Destination is one entry of the file's "destinations".
@@ -139,6 +149,60 @@ type Job struct {
 	// Encryption encrypts the job's backups with age; nil (no "encryption"
 	// key) stores them unencrypted.
 	Encryption *Encryption `yaml:"encryption"`
+	// Health says when the job's backups are unhealthy; nil (no "health"
+	// key) never checks.
+	Health *Health `yaml:"health"`
+}
+
+// Notifications is the file's "notifications" block.
+type Notifications struct {
+	// Link is the template of the link to a run's page in every message,
+	// such as "https://backupd.example/runs/{run}" ({run}, {job}, {backup}
+	// and {event} are replaced). Empty: messages have no link.
+	Link string `yaml:"link"`
+	// Timeout bounds one delivery attempt; default 30s.
+	Timeout Duration `yaml:"timeout"`
+	// MaxAttempts is how often a delivery is tried before it is given up
+	// (with exponential backoff from 1s, at most 5m apart); default 5.
+	MaxAttempts int `yaml:"max_attempts"`
+	// HealthInterval is how often backupd serve checks the health of the
+	// jobs that have a "health" block; default DefaultHealthInterval.
+	HealthInterval Duration `yaml:"health_interval"`
+	// Notifiers get the events, each through its URL scheme's adapter.
+	Notifiers []Notifier `yaml:"notifiers"`
+}
+
+// DefaultHealthInterval is how often health is checked without
+// notifications.health_interval.
+const DefaultHealthInterval = 5 * time.Minute
+
+// Notifier is one entry of notifications.notifiers.
+type Notifier struct {
+	// Name identifies the notifier in logs; default "notifier-<index>". Same
+	// rule as job names.
+	Name string `yaml:"name"`
+	// URL selects the adapter by scheme, such as "smtp://user:pass@host:587?
+	// from=a@example.com&to=b@example.com", "webhook+https://host/path?secret=s",
+	// "slack+https://hooks.slack.com/services/..." or "log:". It may contain
+	// credentials (url_file reads it from a file).
+	URL string `yaml:"url" secret:"file"`
+	// Events are the event types it gets, such as "run.failed" and
+	// "health.unhealthy", or "all"; empty means failures and health changes
+	// (notify.DefaultEvents).
+	Events []string `yaml:"events"`
+}
+
+// Health is a job's "health" block: the job is unhealthy when any set check
+// fails. At least one must be set.
+type Health struct {
+	// MaxAge: the newest successful backup is older than this, such as "26h"
+	// or "2d", or there is none.
+	MaxAge Period `yaml:"max_age"`
+	// MaxTotalSize: the job's backups together are larger than this, such as
+	// "50GiB".
+	MaxTotalSize Size `yaml:"max_total_size"`
+	// MaxFailures: the last N finished runs all failed.
+	MaxFailures int `yaml:"max_failures"`
 }
 
 // Retention is a job's "retention": a preset and rules that refine it. The

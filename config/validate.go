@@ -154,6 +154,10 @@ func (v *validator) config(c *Config) {
 	for i := range c.Jobs {
 		v.job(c, i, names, first)
 	}
+
+	if c.Notifications != nil && !v.bad("notifications") {
+		v.notifications(c.Notifications) // notifications.go
+	}
 }
 
 func (v *validator) job(c *Config, i int, destNames []string, first map[string]int) {
@@ -233,6 +237,10 @@ func (v *validator) job(c *Config, i int, destNames []string, first map[string]i
 
 	if j.Encryption != nil && !v.bad(at("encryption")) {
 		v.encryption(j.Encryption, at("encryption"))
+	}
+
+	if j.Health != nil && !v.bad(at("health")) {
+		v.health(j.Health, at("health")) // notifications.go
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/backupkit/backupkit/backup"
 	"github.com/backupkit/backupkit/destination"
 	"github.com/backupkit/backupkit/internal/redact"
+	"github.com/backupkit/backupkit/notify"
 	"github.com/backupkit/backupkit/source"
 	"github.com/backupkit/backupkit/store"
 )
@@ -25,6 +26,9 @@ type OpenOptions struct {
 	Logger *slog.Logger
 	// Engine holds engine settings; its Logger is replaced by Logger.
 	Engine backup.Options
+	// Notify holds notification settings for tests (Sleep, Backoff); the
+	// file's settings and Logger replace the others.
+	Notify notify.DispatcherOptions
 }
 
 // Runtime is a configuration wired up: the store opened, every source and
@@ -41,6 +45,13 @@ type Runtime struct {
 	Jobs []*ScheduledJob
 	// Destinations are the opened destinations by name.
 	Destinations map[string]destination.Destination
+	// Notifications delivers the engine's events to the configured
+	// notifiers; nil without a "notifications" block. Close flushes it.
+	Notifications *notify.Dispatcher
+	// HealthInterval is how often WatchHealth checks the jobs' health.
+	HealthInterval time.Duration
+
+	unsubscribe func()
 }
 
 // ScheduledJob is a wired job with its schedule.
@@ -119,6 +130,10 @@ func Open(ctx context.Context, cfg *Config, opts *OpenOptions) (rt *Runtime, err
 			}
 			job.Retention = &policy
 		}
+		if j.Health != nil {
+			policy := j.Health.Policy()
+			job.Health = &policy
+		}
 		if j.Encryption != nil {
 			recipients, passphrase, err := j.Encryption.Keys()
 			if err != nil {
@@ -135,7 +150,36 @@ func Open(ctx context.Context, cfg *Config, opts *OpenOptions) (rt *Runtime, err
 		}
 		rt.Jobs = append(rt.Jobs, &ScheduledJob{Job: job, Schedule: schedule, Location: loc})
 	}
+	rt.HealthInterval = DefaultHealthInterval
+	if n := cfg.Notifications; n != nil {
+		if n.HealthInterval > 0 {
+			rt.HealthInterval = time.Duration(n.HealthInterval)
+		}
+		no := o.Notify
+		no.Logger = o.Logger
+		no.Secrets = append(no.Secrets, cfg.secrets()...)
+		if rt.Notifications, err = openNotifications(ctx, n, no); err != nil {
+			return nil, err
+		}
+		rt.unsubscribe = rt.Engine.Subscribe(rt.Notifications.Publish)
+	}
 	return rt, nil
+}
+
+// WatchHealth checks the health of the jobs that have a "health" block
+// every HealthInterval (see backup.Engine.WatchHealth) until ctx ends, and
+// returns ctx's error; without such jobs it returns nil at once.
+func (rt *Runtime) WatchHealth(ctx context.Context) error {
+	var jobs []*backup.Job
+	for _, j := range rt.Jobs {
+		if j.Job.Health != nil {
+			jobs = append(jobs, j.Job)
+		}
+	}
+	if len(jobs) == 0 {
+		return nil
+	}
+	return rt.Engine.WatchHealth(ctx, rt.HealthInterval, jobs)
 }
 
 // Job returns the wired job of that name; the error lists the known jobs.
@@ -211,5 +255,15 @@ func deadLocalOwner(owner string) bool {
 	return errors.Is(syscall.Kill(pid, 0), syscall.ESRCH)
 }
 
-// Close closes the store.
-func (rt *Runtime) Close() error { return rt.Store.Close() }
+// Close delivers the notifications still queued (waiting up to 30 seconds)
+// and closes the store.
+func (rt *Runtime) Close() error {
+	var err error
+	if rt.Notifications != nil {
+		rt.unsubscribe()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		err = rt.Notifications.Close(ctx)
+		cancel()
+	}
+	return errors.Join(err, rt.Store.Close())
+}

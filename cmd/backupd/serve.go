@@ -47,6 +47,7 @@ func serve(ctx context.Context, rt *config.Runtime, log *slog.Logger) error {
 	if err := rt.Recover(ctx); err != nil {
 		return err
 	}
+	go func() { _ = rt.WatchHealth(ctx) }() // jobs with a health block; ends with ctx
 	var jobs []*scheduled
 	now := time.Now()
 	for _, j := range rt.Jobs {
