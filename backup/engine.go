@@ -90,7 +90,8 @@ func New(st store.Store, opts *Options) *Engine {
 func (e *Engine) Store() store.Store { return e.store }
 
 // Subscribe calls fn with every event the engine publishes (run started,
-// progress, finished) until the returned cancel function is called. fn is
+// progress, finished; retention pruned or failed after a run; health
+// unhealthy or recovered, see CheckHealth) until the returned cancel function is called. fn is
 // called synchronously from the run's goroutines, possibly concurrently: it
 // must be safe for concurrent use and must not block; hand slow work (network
 // notifications) to a goroutine of your own.

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,6 +20,7 @@ import (
 	"github.com/backupkit/backupkit/backup"
 	"github.com/backupkit/backupkit/notify"
 	"github.com/backupkit/backupkit/notify/webhook"
+	"github.com/backupkit/backupkit/store"
 )
 
 func TestNotificationsParse(t *testing.T) {
@@ -165,4 +167,42 @@ notifications:
 func TestRuntimeWatchHealthWithoutHealthJobs(t *testing.T) {
 	rt := &Runtime{Jobs: []*ScheduledJob{{Job: &backup.Job{Name: "a"}}}}
 	assert.NoError(t, rt.WatchHealth(context.Background()))
+}
+
+func TestRecoverNotifiesInterruptedRuns(t *testing.T) {
+	var mu sync.Mutex
+	var got []notify.Event
+	rec := notify.NotifierFunc(func(_ context.Context, e notify.Event) error {
+		mu.Lock()
+		got = append(got, e)
+		mu.Unlock()
+		return nil
+	})
+	notify.Register("test-recorder", func(context.Context, *url.URL) (notify.Notifier, error) { return rec, nil })
+	dir := t.TempDir()
+	src := `store: sqlite:` + filepath.Join(dir, "b.db") + `
+destinations:
+  mem:
+    url: mem://recover-notified
+jobs:
+  - name: app
+    source: dir:` + t.TempDir() + `
+    destinations: [mem]
+notifications:
+  notifiers:
+    - url: "test-recorder:"
+`
+	cfg, err := Parse([]byte(src), dir, "backupd.yaml")
+	require.NoError(t, err)
+	rt, err := Open(context.Background(), cfg, nil)
+	require.NoError(t, err)
+	run := &store.Run{Job: "app", Status: store.RunRunning, Owner: "elsewhere:1", Attempt: 1,
+		StartedAt: time.Now().Add(-time.Hour).UTC(), LeaseUntil: time.Now().Add(-time.Minute).UTC()}
+	require.NoError(t, rt.Store.CreateRun(context.Background(), run))
+	require.NoError(t, rt.Recover(context.Background()))
+	require.NoError(t, rt.Close())
+	require.Len(t, got, 1)
+	assert.Equal(t, notify.RunInterrupted, got[0].Type)
+	assert.Equal(t, run.ID, got[0].RunID)
+	assert.Contains(t, got[0].Error, "elsewhere:1")
 }

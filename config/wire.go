@@ -198,8 +198,9 @@ func (rt *Runtime) Job(name string) (*ScheduledJob, error) {
 // Recover cleans up after processes that died: it removes the leftovers of
 // interrupted writes on every destination that can tell them apart
 // (destination.Cleaner), and marks as interrupted the runs whose lease expired
-// and the runs of this host whose process is gone. Call it when a daemon
-// starts; it is safe while other processes run backups.
+// and the runs of this host whose process is gone, telling the notifiers
+// (notify.RunInterrupted). Call it when a daemon starts; it is safe while
+// other processes run backups.
 func (rt *Runtime) Recover(ctx context.Context) error {
 	var errs []error
 	for name, d := range rt.Destinations {
@@ -221,6 +222,7 @@ func (rt *Runtime) Recover(ctx context.Context) error {
 	}
 	for _, r := range expired {
 		rt.Logger.Warn("run interrupted: its lease expired", "job", r.Job, "run", r.ID, "owner", r.Owner)
+		rt.notifyInterrupted(r)
 	}
 	running, err := rt.Store.ListRuns(ctx, store.RunFilter{Status: store.RunRunning, Limit: 1000})
 	if err != nil {
@@ -236,8 +238,22 @@ func (rt *Runtime) Recover(ctx context.Context) error {
 			continue
 		}
 		rt.Logger.Warn("run interrupted: its process is gone", "job", r.Job, "run", r.ID, "owner", r.Owner)
+		rt.notifyInterrupted(r)
 	}
 	return errors.Join(errs...)
+}
+
+// notifyInterrupted sends notify.RunInterrupted for r to the notifiers.
+func (rt *Runtime) notifyInterrupted(r store.Run) {
+	if rt.Notifications == nil {
+		return
+	}
+	reason := r.Reason
+	if reason == "" {
+		reason = "its lease expired (owner " + r.Owner + ")"
+	}
+	rt.Notifications.Publish(notify.Event{Type: notify.RunInterrupted, Time: time.Now().UTC(), Job: r.Job, RunID: r.ID,
+		BytesRead: r.BytesRead, BytesWritten: r.BytesWritten, Error: reason})
 }
 
 // deadLocalOwner reports whether owner ("host:pid", as the engine writes it)
