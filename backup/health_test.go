@@ -2,6 +2,8 @@ package backup_test
 
 import (
 	"context"
+	"errors"
+	"io"
 	"sync"
 	"testing"
 	"time"
@@ -13,6 +15,7 @@ import (
 	"github.com/backupkit/backupkit/destination/memory"
 	"github.com/backupkit/backupkit/notify"
 	"github.com/backupkit/backupkit/retention"
+	"github.com/backupkit/backupkit/source"
 )
 
 // healthEvents collects the health events an engine publishes.
@@ -167,4 +170,30 @@ func TestRetentionEvents(t *testing.T) {
 	require.Len(t, got, 1)
 	assert.Equal(t, notify.RetentionPruned, got[0].Type)
 	assert.Equal(t, 1, got[0].Deleted)
+}
+
+func TestFinishedEventErrorIsRedacted(t *testing.T) {
+	eng, _ := newEngine(t)
+	fn, ch, stop := notify.Channel(16)
+	defer stop()
+	defer eng.Subscribe(fn)()
+	job := &backup.Job{Name: "app", Source: secretFailSource{},
+		Destinations: []backup.Target{{Name: "a", Destination: memory.New()}}}
+	_, err := eng.Run(context.Background(), job, backup.RunOptions{})
+	require.Error(t, err)
+	for {
+		e := <-ch
+		if e.Type == notify.RunFailed {
+			assert.Contains(t, e.Error, "mysql://root:xxxxx@db/shop")
+			assert.NotContains(t, e.Error, "hunter2")
+			return
+		}
+	}
+}
+
+type secretFailSource struct{}
+
+func (secretFailSource) Format() string { return "bin" }
+func (secretFailSource) Snapshot(context.Context, io.Writer) (source.Info, error) {
+	return source.Info{}, errors.New("dial mysql://root:hunter2@db/shop: refused")
 }
