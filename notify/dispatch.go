@@ -326,6 +326,13 @@ func (w *worker) attempt(e Event) error {
 		}
 		return err
 	case <-ctx.Done():
+		select {
+		case err := <-done: // answered just in time
+			if err == nil {
+				return nil
+			}
+		default:
+		}
 		return context.Cause(ctx)
 	}
 }
