@@ -44,6 +44,7 @@ func (p *HealthPolicy) Validate() error {
 
 // Health is the outcome of a health check of one job.
 type Health struct {
+	// Job is the job checked.
 	Job string
 	// Healthy is false when any check failed; Reasons says which, one line
 	// each.

@@ -50,7 +50,8 @@ type Message struct {
 	Blocks []Block `json:"blocks"`
 }
 
-// Block is one Block Kit block (header, section, context).
+// Block is one Block Kit block: a "header" or "section" with Text (a
+// section may add up to 10 Fields), or a "context" with Elements.
 type Block struct {
 	Type     string `json:"type"`
 	Text     *Text  `json:"text,omitempty"`

@@ -48,7 +48,10 @@ const (
 // receiver's clock in VerifyRequest.
 const DefaultTolerance = 5 * time.Minute
 
-// Payload is the JSON body of a request.
+// Payload is the JSON body of a request: the notify.Event's fields in
+// snake_case, with Elapsed as duration_seconds; empty fields are left out.
+// Error and Reasons are redacted; Link is the run's page when the
+// Dispatcher has a link template. Fields may be added, never renamed.
 type Payload struct {
 	Type            notify.EventType `json:"type"`
 	Time            time.Time        `json:"time"`
