@@ -41,7 +41,9 @@ func oracle(c *Cron, from, to time.Time) []time.Time {
 	matches := func(w time.Time) bool {
 		return c.min&(1<<uint(w.Minute())) != 0 && c.hour&(1<<uint(w.Hour())) != 0 && c.dayMatches(w.Year(), w.Month(), w.Day())
 	}
-	wallKey := func(w time.Time) int64 { return time.Date(w.Year(), w.Month(), w.Day(), w.Hour(), w.Minute(), 0, 0, time.UTC).Unix() }
+	wallKey := func(w time.Time) int64 {
+		return time.Date(w.Year(), w.Month(), w.Day(), w.Hour(), w.Minute(), 0, 0, time.UTC).Unix()
+	}
 	maxSeen := int64(-1 << 62) // wall time only goes back at a fall-back, to walls already seen
 	var out []time.Time
 	prev := from.Add(-48 * time.Hour)
