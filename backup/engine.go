@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/backupkit/backupkit/internal/redact"
 	"github.com/backupkit/backupkit/notify"
 	"github.com/backupkit/backupkit/store"
 )
@@ -138,6 +139,16 @@ func (l runLog) add(level store.LogLevel, msg string, args ...any) {
 		lv = slog.LevelError
 	default:
 		lv = slog.LevelInfo
+	}
+	// Values that are text (errors above all: a driver may quote its DSN)
+	// are redacted before they reach the log or the store.
+	for i := 1; i < len(args); i += 2 {
+		switch v := args[i].(type) {
+		case error:
+			args[i] = redact.Text(v.Error())
+		case string:
+			args[i] = redact.Text(v)
+		}
 	}
 	l.e.opts.Logger.Log(l.ctx, lv, msg, append([]any{"job", l.run.Job, "run", l.run.ID}, args...)...)
 	line := msg

@@ -16,6 +16,7 @@ import (
 
 	"github.com/backupkit/backupkit/destination"
 	"github.com/backupkit/backupkit/internal/id"
+	"github.com/backupkit/backupkit/internal/redact"
 	"github.com/backupkit/backupkit/notify"
 	"github.com/backupkit/backupkit/source"
 	"github.com/backupkit/backupkit/store"
@@ -402,8 +403,9 @@ func joinFailures(fs []DestinationError) error {
 	return errors.Join(errs...)
 }
 
-// oneLine folds a multi-line error into one line for run records.
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+// oneLine folds a multi-line error into one line for run records, with
+// whatever secrets it can recognise masked.
+func oneLine(s string) string { return redact.Text(strings.Join(strings.Fields(s), " ")) }
 
 // counter counts bytes written through it.
 type counter struct{ n *atomic.Int64 }

@@ -11,7 +11,6 @@ package notify
 
 import (
 	"context"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -157,24 +156,11 @@ func pathEscape(s string) string {
 	return b.String()
 }
 
-// urlInText finds URLs with a scheme in free text.
-var urlInText = regexp.MustCompile(`[A-Za-z][A-Za-z0-9+.-]{0,30}://[^\s"'<>]+`)
-
-// secretAssign finds "password=..." style assignments in free text.
-var secretAssign = regexp.MustCompile(`(?i)\b(password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|secret[_-]?key|passphrase)(\s*[=:]\s*)([^\s&,;"']+)`)
-
 // Redact returns s with the passwords and secret query parameters of every
 // URL in it masked (as internal/redact does), "password=..."-style values
 // masked, and every non-empty string of secrets replaced by a mask.
 func Redact(s string, secrets ...string) string {
-	s = urlInText.ReplaceAllStringFunc(s, redact.URLString)
-	s = secretAssign.ReplaceAllString(s, "${1}${2}"+redact.Mask)
-	for _, sec := range secrets {
-		if len(sec) >= 3 {
-			s = strings.ReplaceAll(s, sec, redact.Mask)
-		}
-	}
-	return s
+	return redact.Text(s, secrets...)
 }
 
 // Redacted returns e with Error, Reasons and Link passed through Redact.

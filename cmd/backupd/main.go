@@ -32,6 +32,7 @@ import (
 	_ "github.com/backupkit/backupkit/all"
 	"github.com/backupkit/backupkit/backup"
 	"github.com/backupkit/backupkit/config"
+	"github.com/backupkit/backupkit/internal/redact"
 )
 
 // usageError is a mistake in the command line or configuration: exit status 2.
@@ -72,7 +73,7 @@ func exitCode(err error, stderr io.Writer) int {
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
 	}
-	fmt.Fprintln(stderr, "backupd: "+strings.ReplaceAll(err.Error(), "\n", "\n  "))
+	fmt.Fprintln(stderr, "backupd: "+strings.ReplaceAll(redact.Text(err.Error()), "\n", "\n  "))
 	var u usageError
 	if errors.As(err, &u) {
 		return 2

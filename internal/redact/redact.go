@@ -4,6 +4,7 @@ package redact
 
 import (
 	"net/url"
+	"regexp"
 	"strings"
 )
 
@@ -36,6 +37,9 @@ func URL(u *url.URL) string {
 		return ""
 	}
 	c := *u
+	if secretPath(&c) {
+		c.Path, c.RawPath, c.Opaque = "/"+Mask, "", ""
+	}
 	if c.User != nil {
 		if _, has := c.User.Password(); has {
 			c.User = url.UserPassword(c.User.Username(), Mask)
@@ -68,4 +72,39 @@ func URLString(raw string) string {
 		return Mask
 	}
 	return URL(u)
+}
+
+// secretPath reports whether the URL's path is itself a credential, as in
+// Slack and Discord incoming webhooks.
+func secretPath(u *url.URL) bool {
+	host := strings.ToLower(u.Hostname())
+	scheme := strings.ToLower(u.Scheme)
+	return strings.HasPrefix(scheme, "slack") || host == "hooks.slack.com" ||
+		((host == "discord.com" || host == "discordapp.com") && strings.HasPrefix(u.Path, "/api/webhooks"))
+}
+
+var (
+	// urlInText finds URLs with a scheme in free text.
+	urlInText = regexp.MustCompile(`[A-Za-z][A-Za-z0-9+.-]{0,30}://[^\s"'<>]+`)
+	// dsnInText finds go-sql-driver style DSNs: user:password@tcp(host)/db.
+	dsnInText = regexp.MustCompile(`([^\s:/@"'<>]+):([^\s@"'<>]+)@(tcp|unix|udp)\(`)
+	// secretAssign finds "password=..." style assignments in free text.
+	secretAssign = regexp.MustCompile(`(?i)\b(password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|secret[_-]?key|passphrase)(\s*[=:]\s*)([^\s&,;"']+)`)
+)
+
+// Text returns s with secrets masked wherever they can be recognised: the
+// passwords and secret parameters of every URL in it (as URL does),
+// user:password@tcp(...) DSNs, "password=..."-style assignments, and every
+// occurrence of the given secrets (those shorter than 3 bytes are ignored).
+// It is meant for error text and log lines, whose secrets nobody listed.
+func Text(s string, secrets ...string) string {
+	s = urlInText.ReplaceAllStringFunc(s, URLString)
+	s = dsnInText.ReplaceAllString(s, "${1}:"+Mask+"@${3}(")
+	s = secretAssign.ReplaceAllString(s, "${1}${2}"+Mask)
+	for _, sec := range secrets {
+		if len(sec) >= 3 {
+			s = strings.ReplaceAll(s, sec, Mask)
+		}
+	}
+	return s
 }
