@@ -1,0 +1,115 @@
+// Package mysql is the source adapter for MySQL and MariaDB databases. It
+// dumps a database natively over github.com/go-sql-driver/mysql, without a
+// mysqldump binary, as SQL text that both its own Restore and the plain
+// mysql client load. See docs/mysql.md for a guide.
+//
+// Open a source in code with [New], or from a URL once this package is
+// imported:
+//
+//	db, err := mysql.New(mysql.Options{Addr: "db:3306", User: "backup", Password: pw, Database: "shop"})
+//	src, err := source.Open(ctx, "mysql://backup:pw@db:3306/shop?exclude=cache_*&parallel=4")
+//
+// URL query parameters: tables and exclude (path.Match patterns, repeated or
+// comma-separated), parallel, rows_per_insert, max_insert_bytes (positive
+// integers), schema_only and no_triggers (booleans). Unknown parameters are
+// errors. Errors and Info never contain the password.
+//
+// # Consistency
+//
+// A snapshot is one point in time for InnoDB tables: every connection that
+// reads runs SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ and
+// START TRANSACTION WITH CONSISTENT SNAPSHOT. With Options.Parallel > 1
+// (the default is 4) the snapshot takes FLUSH TABLES WITH READ LOCK on a
+// separate connection, opens the snapshot transaction on every worker
+// connection, lists the tables, records the binary log position when the
+// server has one (Info.Details "binlog_file", "binlog_position"), and
+// releases the lock: writers are blocked only for that moment. An account
+// without the RELOAD privilege cannot take the lock; the snapshot then uses
+// one connection, still consistent, and says why in
+// Info.Details["consistency_reason"]. Info.Details["consistency"] is
+// "parallel-locked" or "single-connection"; [Database.Inspect] tells which
+// mode a snapshot will get. Tables of non-transactional engines (MyISAM,
+// Aria) that hold rows are listed in Info.Details["non_transactional"], and
+// Info.PointInTime is then false. DDL run during a snapshot is not
+// isolated by the snapshot (MySQL's own limitation); avoid it.
+//
+// # Dump layout
+//
+// The dump is UTF-8 SQL text (binary values are hex), byte-identical for
+// identical data:
+//
+//   - A first line "-- backupkit MySQL dump, format 1", then comments
+//     naming the server version and database, then a header like
+//     mysqldump's that saves and sets the session: SET NAMES utf8mb4,
+//     TIME_ZONE='+00:00', UNIQUE_CHECKS=0, FOREIGN_KEY_CHECKS=0,
+//     SQL_MODE='NO_AUTO_VALUE_ON_ZERO', SQL_NOTES=0.
+//   - For each table, sorted by name: DROP TABLE IF EXISTS, CREATE TABLE as
+//     SHOW CREATE TABLE gives it (with its AUTO_INCREMENT counter and
+//     foreign keys), then INSERT statements naming their columns, each of
+//     at most Options.RowsPerInsert rows and about Options.MaxInsertBytes
+//     bytes, rows in primary key order. Generated columns are left out of
+//     the INSERTs. No statement names the database, so a dump loads into
+//     any database.
+//   - Views after all tables (DROP TABLE/VIEW IF EXISTS, then CREATE VIEW),
+//     then triggers, each between "DELIMITER ;;" and "DELIMITER ;" with its
+//     own SQL_MODE. DEFINER clauses are removed, so the restoring account
+//     becomes the definer. Views that select from other views are created
+//     in name order, which fails when a view sorts before a view it uses.
+//   - A footer that restores the saved session settings, and a last line
+//     "-- backupkit dump end: statements=N crc32c=XXXXXXXX" counting the
+//     statements and checksumming (CRC-32C) every byte before it.
+//
+// Values: NULL; integers in decimal; DECIMAL as the server's text; FLOAT
+// and DOUBLE read over the binary protocol and written with the shortest
+// decimal that parses back to the same double (strconv 'g', -1), so they
+// round-trip exactly; BINARY, VARBINARY, BLOB, BIT and spatial values as
+// 0x… hex ('' when empty); all other values (CHAR, VARCHAR, TEXT in any
+// character set, which the server converts to utf8mb4; ENUM, SET, JSON,
+// DATE, TIME, DATETIME, TIMESTAMP, and YEAR as a number) as single-quoted
+// strings escaped like mysql_real_escape_string. TIMESTAMP values are read
+// and written with the session time zone '+00:00', so the dump does not
+// depend on the server's or client's time zone.
+//
+// # Parallel workers, one stream
+//
+// Workers dump whole tables (primary-key chunking of one big table is not
+// done yet). Tables are handed to workers in name order and their output
+// is written in that same order, so every table's statements are
+// contiguous: the worker of the table being written streams it, and a
+// worker that runs ahead buffers at most 4 finished statements (about
+// 4 × MaxInsertBytes) before it waits. Memory use is therefore bounded by
+// about Parallel × 5 × MaxInsertBytes, whatever the size of the data.
+//
+// Info.Items has one item per table ("db.table") with its row count and the
+// bytes of its INSERT statements, and one per view with count 0.
+// Info.Details["checksum.TABLE"] is an order-independent checksum of the
+// table's rows as written in the dump (sum of CRC-64s of the row tuples):
+// snapshotting a restored copy must give the same values.
+//
+// # Restore
+//
+// [Database.Restore] accepts only dumps written by this package. It reads
+// the whole stream first, splitting it into statements (quotes, escapes,
+// comments and DELIMITER handled as the mysql client does), refusing
+// statements a one-database dump never holds (USE, CREATE/DROP DATABASE,
+// GRANT and anything but SET, CREATE, DROP, ALTER, INSERT, REPLACE, LOCK,
+// UNLOCK and /*! */ comments), and checking the end marker's statement
+// count and checksum; the statements are spooled to a temporary file. A
+// truncated stream fails with an error wrapping [ErrTruncated], a foreign
+// or damaged one with [ErrNotDump], and in both cases, as when the reader
+// fails or ctx is canceled during this phase, nothing has been sent to the
+// server. With DryRun, Restore stops there.
+//
+// Only then does it connect and load the statements, over one connection,
+// into opts.Target (default: the source's database), creating that
+// database if it does not exist. A target that holds tables, views or
+// routines is refused unless DropExisting, which drops and recreates the
+// database (keeping its default character set and collation).
+//
+// Guarantee on failure: a failure before loading leaves the target
+// untouched. A failure while loading (server error, lost connection,
+// canceled context) drops the target database if Restore created it;
+// otherwise the target is left partly loaded and the error says which
+// statement failed. Loading into a scratch database and renaming it into
+// place is future work.
+package mysql

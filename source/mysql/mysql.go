@@ -1,0 +1,356 @@
+package mysql
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+
+	gomysql "github.com/go-sql-driver/mysql"
+
+	"github.com/backupkit/backupkit/source"
+)
+
+// Kind is the Info.Kind of this adapter's snapshots.
+const Kind = "mysql"
+
+// Format is the format of this adapter's snapshots: SQL text.
+const Format = "sql"
+
+// Defaults for Options fields left at zero.
+const (
+	// DefaultParallel is the number of connections that dump tables at once.
+	DefaultParallel = 4
+	// DefaultRowsPerInsert is the most rows one INSERT statement holds.
+	DefaultRowsPerInsert = 10000
+	// DefaultMaxInsertBytes bounds the size of one INSERT statement; a single
+	// row bigger than this gets a statement of its own.
+	DefaultMaxInsertBytes = 1 << 20
+)
+
+var (
+	_ source.Source   = (*Database)(nil)
+	_ source.Restorer = (*Database)(nil)
+	_ source.Checker  = (*Database)(nil)
+)
+
+func init() {
+	source.Register("mysql", openURL)
+}
+
+// Options configure a Database. Only Database is required.
+type Options struct {
+	// Addr is the server's "host:port"; empty means "127.0.0.1:3306", and a
+	// missing port means 3306.
+	Addr string
+	// User and Password are the account's credentials.
+	User, Password string
+	// Database is the database (schema) to dump, and the default target of
+	// Restore.
+	Database string
+	// Tables, when not empty, limits the dump to tables and views whose names
+	// match one of these path.Match patterns ("orders", "log_*").
+	Tables []string
+	// Exclude leaves out tables and views whose names match one of these
+	// patterns; it wins over Tables.
+	Exclude []string
+	// Parallel is the number of connections that dump tables at the same
+	// time from one snapshot (see the package documentation). Zero means
+	// DefaultParallel; 1 dumps over a single connection and never takes the
+	// global read lock.
+	Parallel int
+	// RowsPerInsert is the most rows one INSERT statement holds. Zero means
+	// DefaultRowsPerInsert.
+	RowsPerInsert int
+	// MaxInsertBytes bounds the size of one INSERT statement. Zero means
+	// DefaultMaxInsertBytes. Keep it well below the server's
+	// max_allowed_packet.
+	MaxInsertBytes int
+	// SchemaOnly dumps table, view and trigger definitions without rows.
+	SchemaOnly bool
+	// NoTriggers leaves triggers out of the dump.
+	NoTriggers bool
+}
+
+// Database is a MySQL or MariaDB database, as a source. Create one with New.
+// It is safe for concurrent use; Close releases its idle connections.
+type Database struct {
+	opts Options
+	db   *sql.DB
+}
+
+// New returns the source for the database described by opts. It does not
+// connect; Check, Snapshot and Restore do.
+func New(opts Options) (*Database, error) {
+	if opts.Database == "" {
+		return nil, errors.New("mysql: no database named")
+	}
+	if err := checkIdent(opts.Database); err != nil {
+		return nil, fmt.Errorf("mysql: database name: %w", err)
+	}
+	if opts.Addr == "" {
+		opts.Addr = "127.0.0.1:3306"
+	}
+	if _, _, err := net.SplitHostPort(opts.Addr); err != nil {
+		opts.Addr = net.JoinHostPort(strings.Trim(opts.Addr, "[]"), "3306")
+	}
+	if opts.Parallel < 0 || opts.RowsPerInsert < 0 || opts.MaxInsertBytes < 0 {
+		return nil, errors.New("mysql: Parallel, RowsPerInsert and MaxInsertBytes must not be negative")
+	}
+	if opts.Parallel == 0 {
+		opts.Parallel = DefaultParallel
+	}
+	if opts.RowsPerInsert == 0 {
+		opts.RowsPerInsert = DefaultRowsPerInsert
+	}
+	if opts.MaxInsertBytes == 0 {
+		opts.MaxInsertBytes = DefaultMaxInsertBytes
+	}
+	for _, p := range append(append([]string(nil), opts.Tables...), opts.Exclude...) {
+		if _, err := path.Match(p, ""); err != nil || p == "" {
+			return nil, fmt.Errorf("mysql: bad table pattern %q", p)
+		}
+	}
+	cfg := gomysql.NewConfig()
+	cfg.Net = "tcp"
+	cfg.Addr = opts.Addr
+	cfg.User = opts.User
+	cfg.Passwd = opts.Password
+	cfg.AllowNativePasswords = true
+	cfg.Params = map[string]string{"time_zone": "'+00:00'"}
+	if err := cfg.Apply(gomysql.Charset("utf8mb4", "")); err != nil {
+		return nil, fmt.Errorf("mysql: %w", err)
+	}
+	cfg.Timeout = 30 * time.Second
+	conn, err := gomysql.NewConnector(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("mysql: %w", err)
+	}
+	db := sql.OpenDB(conn)
+	db.SetConnMaxIdleTime(time.Minute)
+	db.SetMaxIdleConns(opts.Parallel + 1)
+	return &Database{opts: opts, db: db}, nil
+}
+
+// Options returns the Database's options with defaults filled in.
+func (d *Database) Options() Options { return d.opts }
+
+// Format returns "sql".
+func (d *Database) Format() string { return Format }
+
+// Close closes the Database's idle connections. A closed Database cannot be
+// used again.
+func (d *Database) Close() error { return d.db.Close() }
+
+// location names the database without secrets.
+func (d *Database) location() string {
+	u := ""
+	if d.opts.User != "" {
+		u = d.opts.User + "@"
+	}
+	return u + d.opts.Addr + "/" + d.opts.Database
+}
+
+// included reports whether a table or view of that name is dumped.
+func (d *Database) included(name string) bool {
+	for _, p := range d.opts.Exclude {
+		if ok, _ := path.Match(p, name); ok {
+			return false
+		}
+	}
+	if len(d.opts.Tables) == 0 {
+		return true
+	}
+	for _, p := range d.opts.Tables {
+		if ok, _ := path.Match(p, name); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// Status is what Inspect finds out about a source.
+type Status struct {
+	// ServerVersion is the server's version string.
+	ServerVersion string
+	// Consistency is the mode a snapshot will use: "parallel-locked" (short
+	// FLUSH TABLES WITH READ LOCK, then Parallel connections share one
+	// point in time) or "single-connection".
+	Consistency string
+	// Reason explains a single-connection mode when Parallel > 1 was asked.
+	Reason string
+	// Tables is the number of tables and views the snapshot would dump.
+	Tables int
+}
+
+// Inspect connects, checks that the database exists and that the account can
+// read it, and reports which consistency mode a snapshot will get.
+func (d *Database) Inspect(ctx context.Context) (Status, error) {
+	var st Status
+	conn, err := d.db.Conn(ctx)
+	if err != nil {
+		return st, d.wrap(ctx, "connect", err)
+	}
+	defer conn.Close()
+	if err := conn.QueryRowContext(ctx, "SELECT VERSION()").Scan(&st.ServerVersion); err != nil {
+		return st, d.wrap(ctx, "check", err)
+	}
+	var n int
+	if err := conn.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?", d.opts.Database).Scan(&n); err != nil {
+		return st, d.wrap(ctx, "check", err)
+	}
+	if n == 0 {
+		return st, fmt.Errorf("mysql: check: database %q does not exist on %s or the account cannot see it", d.opts.Database, d.opts.Addr)
+	}
+	if _, err := conn.ExecContext(ctx, "USE "+quoteIdent(d.opts.Database)); err != nil {
+		return st, d.wrap(ctx, "check: use database", err)
+	}
+	tables, err := listTables(ctx, conn, d)
+	if err != nil {
+		return st, d.wrap(ctx, "check", err)
+	}
+	st.Tables = len(tables)
+	for _, t := range tables {
+		if t.view {
+			continue
+		}
+		if _, err := conn.ExecContext(ctx, "SELECT 1 FROM "+quoteIdent(t.name)+" LIMIT 0"); err != nil {
+			return st, d.wrap(ctx, "check: read table "+quoteIdent(t.name), err)
+		}
+	}
+	st.Consistency = "single-connection"
+	if d.opts.Parallel > 1 {
+		var reload int
+		err := conn.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.USER_PRIVILEGES WHERE PRIVILEGE_TYPE = 'RELOAD'").Scan(&reload)
+		switch {
+		case err != nil:
+			st.Reason = "cannot read privileges: " + err.Error()
+		case reload == 0:
+			st.Reason = "the account lacks the RELOAD privilege needed for FLUSH TABLES WITH READ LOCK"
+		default:
+			st.Consistency = "parallel-locked"
+		}
+	}
+	return st, nil
+}
+
+// Check returns nil when the server is reachable with the credentials, the
+// database exists and every table to dump can be read.
+func (d *Database) Check(ctx context.Context) error {
+	_, err := d.Inspect(ctx)
+	return err
+}
+
+// wrap turns a driver error into one that names the operation and the
+// database, wraps ctx.Err() when the context ended, and never holds the
+// password (driver errors do not quote it).
+func (d *Database) wrap(ctx context.Context, op string, err error) error {
+	if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+		return fmt.Errorf("mysql: %s (%s): %w (%v)", op, d.location(), cerr, err)
+	}
+	return fmt.Errorf("mysql: %s (%s): %w", op, d.location(), err)
+}
+
+// openURL opens a mysql:// URL; see the package documentation.
+func openURL(_ context.Context, u *url.URL) (source.Source, error) {
+	var o Options
+	if u.Opaque != "" || u.Fragment != "" {
+		return nil, errors.New("mysql URL must look like mysql://user:pass@host:port/db")
+	}
+	if u.User != nil {
+		o.User = u.User.Username()
+		o.Password, _ = u.User.Password()
+	}
+	o.Addr = u.Host
+	o.Database = strings.TrimPrefix(u.Path, "/")
+	if o.Database == "" || strings.Contains(o.Database, "/") {
+		return nil, errors.New("mysql URL must name exactly one database: mysql://user:pass@host:port/db")
+	}
+	for k, vs := range u.Query() {
+		var err error
+		switch k {
+		case "tables", "exclude":
+			var ps []string
+			for _, v := range vs {
+				for p := range strings.SplitSeq(v, ",") {
+					if p != "" {
+						ps = append(ps, p)
+					}
+				}
+			}
+			if k == "tables" {
+				o.Tables = ps
+			} else {
+				o.Exclude = ps
+			}
+		case "parallel":
+			o.Parallel, err = positive(vs)
+		case "rows_per_insert":
+			o.RowsPerInsert, err = positive(vs)
+		case "max_insert_bytes":
+			o.MaxInsertBytes, err = positive(vs)
+		case "schema_only":
+			o.SchemaOnly, err = boolean(vs)
+		case "no_triggers":
+			o.NoTriggers, err = boolean(vs)
+		default:
+			return nil, fmt.Errorf("mysql URL: unknown parameter %q (known: tables, exclude, parallel, rows_per_insert, max_insert_bytes, schema_only, no_triggers)", k)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("mysql URL: parameter %q: %w", k, err)
+		}
+	}
+	return New(o)
+}
+
+func positive(vs []string) (int, error) {
+	if len(vs) != 1 {
+		return 0, errors.New("give it once")
+	}
+	n, err := strconv.Atoi(vs[0])
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("want a positive integer, got %q", vs[0])
+	}
+	return n, nil
+}
+
+func boolean(vs []string) (bool, error) {
+	if len(vs) != 1 {
+		return false, errors.New("give it once")
+	}
+	return strconv.ParseBool(vs[0])
+}
+
+// checkIdent accepts names MySQL accepts as database names.
+func checkIdent(s string) error {
+	switch {
+	case s == "":
+		return errors.New("empty")
+	case len(s) > 64:
+		return errors.New("longer than 64 bytes")
+	case strings.ContainsAny(s, "\x00/\\."):
+		return errors.New("contains NUL, '/', '\\' or '.'")
+	case strings.TrimRight(s, " ") != s:
+		return errors.New("ends with a space")
+	}
+	return nil
+}
+
+// quoteIdent quotes a MySQL identifier with backticks.
+func quoteIdent(s string) string {
+	return "`" + strings.ReplaceAll(s, "`", "``") + "`"
+}
+
+// discard makes database/sql drop conn instead of pooling it (its session
+// state was changed by a dump's SET statements).
+func discard(conn *sql.Conn) {
+	_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+	_ = conn.Close()
+}

@@ -1,0 +1,743 @@
+package mysql
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"hash/crc64"
+	"io"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+
+	gomysql "github.com/go-sql-driver/mysql"
+
+	"github.com/backupkit/backupkit/source"
+)
+
+// headerLine is the first line of every dump; Restore refuses streams that
+// do not start with it.
+const headerLine = "-- backupkit MySQL dump, format 1\n"
+
+// trailerPrefix starts the last line of every dump; see the package
+// documentation.
+const trailerPrefix = "-- backupkit dump end: statements="
+
+// chunkQueue is how many finished chunks (statements of up to MaxInsertBytes)
+// a table's worker may hold while the writer is busy with an earlier table.
+const chunkQueue = 4
+
+var (
+	crcTable   = crc32.MakeTable(crc32.Castagnoli)
+	crc64Table = crc64.MakeTable(crc64.ECMA)
+)
+
+// table is one table or view to dump.
+type table struct {
+	name   string
+	view   bool
+	engine string
+	cols   []column
+	pk     []string
+}
+
+// column is one column of a table.
+type column struct {
+	name      string
+	kind      valueKind
+	float32   bool
+	generated bool
+}
+
+type valueKind int
+
+const (
+	kindString valueKind = iota // quoted and escaped
+	kindNumber                  // raw text (DECIMAL, integers)
+	kindHex                     // 0x… (binary strings, BLOB, BIT, spatial)
+)
+
+func kindOf(dataType string) valueKind {
+	switch strings.ToLower(dataType) {
+	case "tinyint", "smallint", "mediumint", "int", "integer", "bigint", "decimal", "numeric", "float", "double", "real", "year":
+		return kindNumber
+	case "binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob", "bit",
+		"geometry", "point", "linestring", "polygon", "multipoint", "multilinestring", "multipolygon", "geometrycollection":
+		return kindHex
+	}
+	return kindString
+}
+
+// listTables lists the tables and views to dump, with their columns and
+// primary keys, sorted by name.
+func listTables(ctx context.Context, q queryer, d *Database) ([]*table, error) {
+	rows, err := q.QueryContext(ctx, "SELECT TABLE_NAME, TABLE_TYPE, COALESCE(ENGINE, '') FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME", d.opts.Database)
+	if err != nil {
+		return nil, err
+	}
+	var tables []*table
+	byName := map[string]*table{}
+	for rows.Next() {
+		t := &table{}
+		var typ string
+		if err := rows.Scan(&t.name, &typ, &t.engine); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		if !d.included(t.name) || typ == "SYSTEM VIEW" || typ == "SEQUENCE" {
+			continue
+		}
+		t.view = typ == "VIEW"
+		tables = append(tables, t)
+		byName[t.name] = t
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	rows, err = q.QueryContext(ctx, "SELECT TABLE_NAME, COLUMN_NAME, DATA_TYPE, EXTRA, COLUMN_KEY FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME, ORDINAL_POSITION", d.opts.Database)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var tn, cn, dt, extra, key string
+		if err := rows.Scan(&tn, &cn, &dt, &extra, &key); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		t := byName[tn]
+		if t == nil {
+			continue
+		}
+		ex := strings.ToUpper(extra)
+		c := column{name: cn, kind: kindOf(dt), float32: strings.EqualFold(dt, "float"),
+			generated: strings.Contains(ex, "VIRTUAL GENERATED") || strings.Contains(ex, "STORED GENERATED") || ex == "VIRTUAL" || ex == "PERSISTENT"}
+		t.cols = append(t.cols, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	rows, err = q.QueryContext(ctx, "SELECT TABLE_NAME, COLUMN_NAME FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND INDEX_NAME = 'PRIMARY' ORDER BY TABLE_NAME, SEQ_IN_INDEX", d.opts.Database)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var tn, cn string
+		if err := rows.Scan(&tn, &cn); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		if t := byName[tn]; t != nil {
+			t.pk = append(t.pk, cn)
+		}
+	}
+	return tables, rows.Err()
+}
+
+type queryer interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// session is the set of connections of one snapshot, each inside a
+// consistent-snapshot transaction of the same point in time.
+type session struct {
+	conns   []*sql.Conn
+	details map[string]string
+	version string
+	tables  []*table
+}
+
+func (s *session) close() {
+	for _, c := range s.conns {
+		_, _ = c.ExecContext(context.Background(), "ROLLBACK")
+		_ = c.Close()
+	}
+}
+
+func startSnapshot(ctx context.Context, c *sql.Conn) error {
+	for _, q := range []string{
+		"SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ",
+		"SET SESSION time_zone = '+00:00'",
+		"START TRANSACTION WITH CONSISTENT SNAPSHOT",
+	} {
+		if _, err := c.ExecContext(ctx, q); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// isPrivilegeError reports whether err is the server refusing a statement
+// for lack of privileges.
+func isPrivilegeError(err error) bool {
+	var me *gomysql.MySQLError
+	if errors.As(err, &me) {
+		switch me.Number {
+		case 1044, 1045, 1142, 1227, 1370:
+			return true
+		}
+	}
+	return false
+}
+
+// open starts the snapshot: several connections under a short global read
+// lock when Parallel > 1 and the account may take it, else one connection.
+func (d *Database) open(ctx context.Context) (*session, error) {
+	s := &session{details: map[string]string{}}
+	ok := false
+	defer func() {
+		if !ok {
+			s.close()
+		}
+	}()
+	lockConn, err := d.db.Conn(ctx)
+	if err != nil {
+		return nil, d.wrap(ctx, "connect", err)
+	}
+	defer lockConn.Close()
+	if err := lockConn.QueryRowContext(ctx, "SELECT VERSION()").Scan(&s.version); err != nil {
+		return nil, d.wrap(ctx, "connect", err)
+	}
+	var n int
+	if err := lockConn.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?", d.opts.Database).Scan(&n); err != nil {
+		return nil, d.wrap(ctx, "connect", err)
+	}
+	if n == 0 {
+		return nil, fmt.Errorf("mysql: database %q does not exist on %s or the account cannot see it", d.opts.Database, d.opts.Addr)
+	}
+	workers := d.opts.Parallel
+	locked := false
+	if workers > 1 {
+		if _, err := lockConn.ExecContext(ctx, "FLUSH TABLES WITH READ LOCK"); err != nil {
+			if !isPrivilegeError(err) {
+				return nil, d.wrap(ctx, "FLUSH TABLES WITH READ LOCK", err)
+			}
+			workers = 1
+			s.details["consistency_reason"] = "no RELOAD privilege for FLUSH TABLES WITH READ LOCK: " + err.Error()
+		} else {
+			locked = true
+			defer func() {
+				if locked {
+					_, _ = lockConn.ExecContext(context.Background(), "UNLOCK TABLES")
+				}
+			}()
+		}
+	}
+	for range workers {
+		c, err := d.db.Conn(ctx)
+		if err != nil {
+			return nil, d.wrap(ctx, "connect", err)
+		}
+		s.conns = append(s.conns, c)
+		if err := startSnapshot(ctx, c); err != nil {
+			return nil, d.wrap(ctx, "start snapshot", err)
+		}
+		if _, err := c.ExecContext(ctx, "USE "+quoteIdent(d.opts.Database)); err != nil {
+			return nil, d.wrap(ctx, "use database", err)
+		}
+	}
+	if s.tables, err = listTables(ctx, s.conns[0], d); err != nil {
+		return nil, d.wrap(ctx, "list tables", err)
+	}
+	if locked {
+		var file, pos string
+		if rows, err := lockConn.QueryContext(ctx, "SHOW MASTER STATUS"); err == nil {
+			cols, _ := rows.Columns()
+			if rows.Next() && len(cols) >= 2 {
+				vals := make([]any, len(cols))
+				vals[0], vals[1] = &file, &pos
+				for i := 2; i < len(cols); i++ {
+					vals[i] = new(sql.RawBytes)
+				}
+				if rows.Scan(vals...) == nil && file != "" {
+					s.details["binlog_file"], s.details["binlog_position"] = file, pos
+				}
+			}
+			rows.Close()
+		}
+		if _, err := lockConn.ExecContext(ctx, "UNLOCK TABLES"); err != nil {
+			return nil, d.wrap(ctx, "UNLOCK TABLES", err)
+		}
+		locked = false
+		s.details["consistency"] = "parallel-locked"
+	} else {
+		s.details["consistency"] = "single-connection"
+	}
+	s.details["connections"] = strconv.Itoa(len(s.conns))
+	ok = true
+	return s, nil
+}
+
+// countingWriter counts and checksums what it passes on, and remembers the
+// first error of w.
+type countingWriter struct {
+	w   io.Writer
+	n   int64
+	crc uint32
+	err error
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	if c.err != nil {
+		return 0, c.err
+	}
+	n, err := c.w.Write(p)
+	c.crc = crc32.Update(c.crc, crcTable, p[:n])
+	c.n += int64(n)
+	if err == nil && n < len(p) {
+		err = io.ErrShortWrite
+	}
+	if err != nil {
+		c.err = fmt.Errorf("mysql: snapshot: writing: %w", err)
+	}
+	return n, c.err
+}
+
+func (c *countingWriter) WriteString(s string) { _, _ = io.WriteString(c, s) }
+
+// tableJob is one table's dump, produced by a worker and written in order.
+type tableJob struct {
+	t     *table
+	out   chan []byte
+	rows  int64
+	bytes int64
+	sum   uint64
+	stmts int
+	err   error
+}
+
+// Snapshot writes a dump of the database to w; see the package
+// documentation for its layout and consistency.
+func (d *Database) Snapshot(ctx context.Context, w io.Writer) (source.Info, error) {
+	info := source.Info{Kind: Kind, Format: Format, Location: d.location()}
+	if err := ctx.Err(); err != nil {
+		return info, fmt.Errorf("mysql: snapshot: %w", err)
+	}
+	s, err := d.open(ctx)
+	if err != nil {
+		return info, err
+	}
+	defer s.close()
+	info.ServerVersion = s.version
+	info.Details = s.details
+
+	cw := &countingWriter{w: w}
+	stmts := 0
+	cw.WriteString(headerLine)
+	cw.WriteString("-- Server version: " + oneLine(s.version) + "\n-- Database: " + oneLine(d.opts.Database) + "\n\n")
+	for _, st := range []string{
+		"SET @OLD_CHARACTER_SET_CLIENT=@@CHARACTER_SET_CLIENT",
+		"SET @OLD_CHARACTER_SET_RESULTS=@@CHARACTER_SET_RESULTS",
+		"SET @OLD_COLLATION_CONNECTION=@@COLLATION_CONNECTION",
+		"SET NAMES utf8mb4",
+		"SET @OLD_TIME_ZONE=@@TIME_ZONE",
+		"SET TIME_ZONE='+00:00'",
+		"SET @OLD_UNIQUE_CHECKS=@@UNIQUE_CHECKS, UNIQUE_CHECKS=0",
+		"SET @OLD_FOREIGN_KEY_CHECKS=@@FOREIGN_KEY_CHECKS, FOREIGN_KEY_CHECKS=0",
+		"SET @OLD_SQL_MODE=@@SQL_MODE, SQL_MODE='NO_AUTO_VALUE_ON_ZERO'",
+		"SET @OLD_SQL_NOTES=@@SQL_NOTES, SQL_NOTES=0",
+	} {
+		cw.WriteString(st + ";\n")
+		stmts++
+	}
+
+	// Tables: workers dump them in name order, the writer below copies each
+	// table's chunks to w in the same order.
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var jobs []*tableJob
+	for _, t := range s.tables {
+		if !t.view {
+			jobs = append(jobs, &tableJob{t: t, out: make(chan []byte, chunkQueue)})
+		}
+	}
+	next := make(chan *tableJob)
+	var wg sync.WaitGroup
+	for _, c := range s.conns {
+		wg.Go(func() {
+			for j := range next {
+				j.err = d.dumpTable(wctx, c, j)
+				close(j.out)
+			}
+		})
+	}
+	go func() {
+		defer close(next)
+		for i, j := range jobs {
+			select {
+			case next <- j:
+			case <-wctx.Done():
+				// Jobs no worker took end here, so that nobody waits for them.
+				for _, j := range jobs[i:] {
+					j.err = fmt.Errorf("mysql: snapshot: %w", wctx.Err())
+					close(j.out)
+				}
+				return
+			}
+		}
+	}()
+	var werr error
+	nonTx := []string{}
+	for _, j := range jobs {
+		if werr != nil {
+			break
+		}
+		for chunk := range j.out {
+			if _, err := cw.Write(chunk); err != nil {
+				werr = err
+				cancel()
+				break
+			}
+		}
+		if werr != nil {
+			break
+		}
+		if j.err != nil {
+			werr = j.err
+			cancel()
+			break
+		}
+		stmts += j.stmts
+		info.Items = append(info.Items, source.Item{Name: d.opts.Database + "." + j.t.name, Count: j.rows, Bytes: j.bytes})
+		info.Details["checksum."+j.t.name] = fmt.Sprintf("%016x", j.sum)
+		if e := strings.ToLower(j.t.engine); e != "innodb" && e != "" && !d.opts.SchemaOnly && j.rows > 0 {
+			nonTx = append(nonTx, j.t.name)
+		}
+	}
+	cancel()
+	// Drain so that workers blocked on a full queue can finish.
+	for _, j := range jobs {
+		go func() {
+			for range j.out {
+			}
+		}()
+	}
+	wg.Wait()
+	if werr != nil {
+		if cerr := ctx.Err(); cerr != nil && !errors.Is(werr, cerr) {
+			return info, fmt.Errorf("mysql: snapshot: %w (%v)", cerr, werr)
+		}
+		return info, werr
+	}
+
+	// Views and triggers, on the first connection, inside its snapshot.
+	c := s.conns[0]
+	for _, t := range s.tables {
+		if !t.view {
+			continue
+		}
+		var name, def string
+		var cs, coll string
+		if err := c.QueryRowContext(ctx, "SHOW CREATE VIEW "+quoteIdent(t.name)).Scan(&name, &def, &cs, &coll); err != nil {
+			return info, d.wrap(ctx, "view "+quoteIdent(t.name), err)
+		}
+		cw.WriteString("\n--\n-- View " + quoteIdent(oneLine(t.name)) + "\n--\n")
+		cw.WriteString("DROP TABLE IF EXISTS " + quoteIdent(t.name) + ";\nDROP VIEW IF EXISTS " + quoteIdent(t.name) + ";\n")
+		cw.WriteString(stripDefiner(def) + ";\n")
+		stmts += 3
+		info.Items = append(info.Items, source.Item{Name: d.opts.Database + "." + t.name, Count: 0})
+	}
+	if !d.opts.NoTriggers {
+		n, err := d.dumpTriggers(ctx, c, s.tables, cw)
+		if err != nil {
+			return info, err
+		}
+		stmts += n
+	}
+	cw.WriteString("\n")
+	for _, st := range []string{
+		"SET SQL_NOTES=@OLD_SQL_NOTES",
+		"SET SQL_MODE=@OLD_SQL_MODE",
+		"SET FOREIGN_KEY_CHECKS=@OLD_FOREIGN_KEY_CHECKS",
+		"SET UNIQUE_CHECKS=@OLD_UNIQUE_CHECKS",
+		"SET TIME_ZONE=@OLD_TIME_ZONE",
+		"SET CHARACTER_SET_CLIENT=@OLD_CHARACTER_SET_CLIENT",
+		"SET CHARACTER_SET_RESULTS=@OLD_CHARACTER_SET_RESULTS",
+		"SET COLLATION_CONNECTION=@OLD_COLLATION_CONNECTION",
+	} {
+		cw.WriteString(st + ";\n")
+		stmts++
+	}
+	cw.WriteString(fmt.Sprintf("%s%d crc32c=%08x\n", trailerPrefix, stmts, cw.crc))
+	if cw.err != nil {
+		return info, cw.err
+	}
+	if err := ctx.Err(); err != nil {
+		return info, fmt.Errorf("mysql: snapshot: %w", err)
+	}
+	info.PointInTime = len(nonTx) == 0
+	if len(nonTx) > 0 {
+		info.Details["non_transactional"] = strings.Join(nonTx, ",")
+	}
+	if d.opts.SchemaOnly {
+		info.Details["schema_only"] = "true"
+	}
+	return info, nil
+}
+
+// definerRE matches the DEFINER clause of views and triggers.
+var definerRE = regexp.MustCompile("DEFINER=(`(?:[^`]|``)*`|'(?:[^']|'')*'|[^ @]+)@(`(?:[^`]|``)*`|'(?:[^']|'')*'|[^ ]+) ")
+
+// stripDefiner removes "DEFINER=user@host " so that the restoring account
+// becomes the definer.
+func stripDefiner(s string) string {
+	loc := definerRE.FindStringIndex(s)
+	if loc == nil {
+		return s
+	}
+	return s[:loc[0]] + s[loc[1]:]
+}
+
+func oneLine(s string) string { return strings.NewReplacer("\n", " ", "\r", " ").Replace(s) }
+
+func (d *Database) dumpTriggers(ctx context.Context, c *sql.Conn, tables []*table, cw *countingWriter) (int, error) {
+	incl := map[string]bool{}
+	for _, t := range tables {
+		if !t.view {
+			incl[t.name] = true
+		}
+	}
+	rows, err := c.QueryContext(ctx, "SELECT TRIGGER_NAME, EVENT_OBJECT_TABLE FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ? ORDER BY EVENT_OBJECT_TABLE, ACTION_ORDER, TRIGGER_NAME", d.opts.Database)
+	if err != nil {
+		return 0, d.wrap(ctx, "list triggers", err)
+	}
+	var names []string
+	for rows.Next() {
+		var n, t string
+		if err := rows.Scan(&n, &t); err != nil {
+			rows.Close()
+			return 0, d.wrap(ctx, "list triggers", err)
+		}
+		if incl[t] {
+			names = append(names, n)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return 0, d.wrap(ctx, "list triggers", err)
+	}
+	stmts := 0
+	for _, n := range names {
+		rows, err := c.QueryContext(ctx, "SHOW CREATE TRIGGER "+quoteIdent(n))
+		if err != nil {
+			return 0, d.wrap(ctx, "trigger "+quoteIdent(n), err)
+		}
+		cols, _ := rows.Columns()
+		if !rows.Next() {
+			rows.Close()
+			return 0, d.wrap(ctx, "trigger "+quoteIdent(n), errors.New("SHOW CREATE TRIGGER returned nothing"))
+		}
+		vals := make([]sql.RawBytes, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil || len(cols) < 3 {
+			rows.Close()
+			return 0, d.wrap(ctx, "trigger "+quoteIdent(n), fmt.Errorf("reading SHOW CREATE TRIGGER: %v", err))
+		}
+		mode, def := string(vals[1]), stripDefiner(string(vals[2]))
+		rows.Close()
+		if strings.Contains(def, ";;") {
+			return 0, fmt.Errorf("mysql: snapshot: trigger %s contains \";;\", which the dump uses as delimiter", quoteIdent(n))
+		}
+		cw.WriteString("\n--\n-- Trigger " + quoteIdent(oneLine(n)) + "\n--\n")
+		cw.WriteString("SET @OLD_TRIGGER_SQL_MODE=@@SQL_MODE, SQL_MODE=" + quoteString(mode) + ";\n")
+		cw.WriteString("DELIMITER ;;\n" + def + " ;;\nDELIMITER ;\n")
+		cw.WriteString("SET SQL_MODE=@OLD_TRIGGER_SQL_MODE;\n")
+		stmts += 3
+	}
+	return stmts, nil
+}
+
+func quoteString(s string) string {
+	return string(appendQuoted(nil, []byte(s)))
+}
+
+// dumpTable writes a table's DROP/CREATE and INSERT statements to j.out in
+// chunks.
+func (d *Database) dumpTable(ctx context.Context, c *sql.Conn, j *tableJob) error {
+	t := j.t
+	send := func(b []byte) error {
+		select {
+		case j.out <- b:
+			return nil
+		case <-ctx.Done():
+			return fmt.Errorf("mysql: snapshot: %w", ctx.Err())
+		}
+	}
+	var name, create string
+	if err := c.QueryRowContext(ctx, "SHOW CREATE TABLE "+quoteIdent(t.name)).Scan(&name, &create); err != nil {
+		return d.wrap(ctx, "table "+quoteIdent(t.name), err)
+	}
+	var head bytes.Buffer
+	head.WriteString("\n--\n-- Table " + quoteIdent(oneLine(t.name)) + "\n--\n")
+	head.WriteString("DROP TABLE IF EXISTS " + quoteIdent(t.name) + ";\n")
+	head.WriteString(create + ";\n")
+	j.stmts += 2
+	if err := send(head.Bytes()); err != nil {
+		return err
+	}
+	if d.opts.SchemaOnly {
+		return nil
+	}
+	var sel, ins strings.Builder
+	var cols []column
+	for _, col := range t.cols {
+		if col.generated {
+			continue
+		}
+		if len(cols) > 0 {
+			sel.WriteString(", ")
+			ins.WriteString(",")
+		}
+		cols = append(cols, col)
+		sel.WriteString(quoteIdent(col.name))
+		ins.WriteString(quoteIdent(col.name))
+	}
+	if len(cols) == 0 {
+		return nil
+	}
+	query := "SELECT " + sel.String() + " FROM " + quoteIdent(t.name)
+	if len(t.pk) > 0 {
+		pk := make([]string, len(t.pk))
+		for i, p := range t.pk {
+			pk[i] = quoteIdent(p)
+		}
+		query += " ORDER BY " + strings.Join(pk, ", ")
+	}
+	insertHead := "INSERT INTO " + quoteIdent(t.name) + " (" + ins.String() + ") VALUES\n"
+	// A prepared statement makes the server use the binary protocol, which
+	// gives FLOAT and DOUBLE values exactly.
+	stmt, err := c.PrepareContext(ctx, query)
+	if err != nil {
+		return d.wrap(ctx, "table "+quoteIdent(t.name), err)
+	}
+	defer stmt.Close()
+	rows, err := stmt.QueryContext(ctx)
+	if err != nil {
+		return d.wrap(ctx, "table "+quoteIdent(t.name), err)
+	}
+	defer rows.Close()
+	vals := make([]any, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	var buf []byte
+	var row []byte
+	inStmt := 0
+	flush := func() error {
+		if inStmt == 0 {
+			return nil
+		}
+		buf = append(buf, ";\n"...)
+		j.bytes += int64(len(buf))
+		j.stmts++
+		inStmt = 0
+		b := buf
+		buf = nil
+		return send(b)
+	}
+	for rows.Next() {
+		if err := rows.Scan(ptrs...); err != nil {
+			return d.wrap(ctx, "table "+quoteIdent(t.name), err)
+		}
+		row = append(row[:0], '(')
+		for i, v := range vals {
+			if i > 0 {
+				row = append(row, ',')
+			}
+			row = appendValue(row, v, &cols[i])
+		}
+		row = append(row, ')')
+		j.rows++
+		j.sum += crc64.Checksum(row, crc64Table)
+		if inStmt > 0 && (inStmt >= d.opts.RowsPerInsert || len(buf)+len(row)+3 > d.opts.MaxInsertBytes) {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+		if inStmt == 0 {
+			buf = make([]byte, 0, min(d.opts.MaxInsertBytes+len(row)+len(insertHead)+8, 4<<20))
+			buf = append(buf, insertHead...)
+		} else {
+			buf = append(buf, ",\n"...)
+		}
+		buf = append(buf, row...)
+		inStmt++
+	}
+	if err := rows.Err(); err != nil {
+		return d.wrap(ctx, "table "+quoteIdent(t.name), err)
+	}
+	return flush()
+}
+
+// appendValue appends v, a value of column c as the driver returned it, as
+// an SQL literal.
+func appendValue(b []byte, v any, c *column) []byte {
+	switch x := v.(type) {
+	case nil:
+		return append(b, "NULL"...)
+	case int64:
+		return strconv.AppendInt(b, x, 10)
+	case uint64:
+		return strconv.AppendUint(b, x, 10)
+	case float32:
+		// The shortest text of the float32 can parse, as a double, above
+		// FLT_MAX; the float64 widening of it is exact and parses back to
+		// the same float32.
+		return strconv.AppendFloat(b, float64(x), 'g', -1, 64)
+	case float64:
+		return strconv.AppendFloat(b, x, 'g', -1, 64)
+	case string:
+		if c.kind == kindNumber {
+			return append(b, x...)
+		}
+		return appendQuoted(b, []byte(x))
+	case []byte:
+		switch c.kind {
+		case kindNumber:
+			return append(b, x...)
+		case kindHex:
+			if len(x) == 0 {
+				return append(b, "''"...)
+			}
+			b = append(b, "0x"...)
+			return hex.AppendEncode(b, x)
+		}
+		return appendQuoted(b, x)
+	}
+	return appendQuoted(b, fmt.Append(nil, v))
+}
+
+// appendQuoted appends s as a single-quoted string literal, escaped as
+// mysql_real_escape_string does.
+func appendQuoted(b, s []byte) []byte {
+	b = append(b, '\'')
+	for len(s) > 0 {
+		i := bytes.IndexAny(s, "\x00\n\r\\'\"\x1a")
+		if i < 0 {
+			b = append(b, s...)
+			break
+		}
+		b = append(b, s[:i]...)
+		switch s[i] {
+		case 0:
+			b = append(b, '\\', '0')
+		case '\n':
+			b = append(b, '\\', 'n')
+		case '\r':
+			b = append(b, '\\', 'r')
+		case 0x1a:
+			b = append(b, '\\', 'Z')
+		default:
+			b = append(b, '\\', s[i])
+		}
+		s = s[i+1:]
+	}
+	return append(b, '\'')
+}
