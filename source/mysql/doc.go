@@ -63,7 +63,7 @@
 // and DOUBLE read over the binary protocol and written with the shortest
 // decimal that parses back to the same double (strconv 'g', -1), so they
 // round-trip exactly; BINARY, VARBINARY, BLOB, BIT and spatial values as
-// 0x… hex (” when empty); all other values (CHAR, VARCHAR, TEXT in any
+// 0x… hex (an empty quoted string when empty); all other values (CHAR, VARCHAR, TEXT in any
 // character set, which the server converts to utf8mb4; ENUM, SET, JSON,
 // DATE, TIME, DATETIME, TIMESTAMP, and YEAR as a number) as single-quoted
 // strings escaped like mysql_real_escape_string. TIMESTAMP values are read
