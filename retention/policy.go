@@ -7,7 +7,7 @@
 // (backup.Engine.Prune) applies a plan to the catalog and the destinations.
 //
 // The package has its own small input type, [Backup], rather than taking
-// store.Backup: it imports only the standard library, so the rules can be
+// store.Backup: it imports only the standard library (and internal/units), so the rules can be
 // tested and benchmarked over millions of synthetic backups without building
 // catalog records, and it cannot come to depend on anything the store adds.
 // The engine converts catalog entries in one loop.
@@ -22,6 +22,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/backupkit/backupkit/internal/units"
 )
 
 // Policy says which backups of a job to keep. The zero value has no rules and
@@ -211,39 +213,7 @@ func Preset(name string) (Policy, error) {
 // after the first, optionally with a space and a decimal fraction ("1.5GiB").
 // "0" alone is allowed. A number without a unit is refused, because MB and
 // MiB differ by 5%.
-func ParseSize(s string) (int64, error) {
-	s = strings.TrimSpace(s)
-	if s == "0" {
-		return 0, nil
-	}
-	i := 0
-	for i < len(s) && (s[i] >= '0' && s[i] <= '9' || s[i] == '.') {
-		i++
-	}
-	num, unit := s[:i], strings.TrimSpace(s[i:])
-	if num == "" || unit == "" {
-		return 0, fmt.Errorf("invalid size %q (want a number with a unit, such as \"5000MB\" or \"5GiB\")", s)
-	}
-	mult, ok := sizeUnits[strings.ToLower(unit)]
-	if !ok {
-		return 0, fmt.Errorf("invalid size %q: unknown unit %q (want B, kB, MB, GB, TB, KiB, MiB, GiB or TiB)", s, unit)
-	}
-	f, err := strconv.ParseFloat(num, 64)
-	if err != nil {
-		return 0, fmt.Errorf("invalid size %q (want a number with a unit, such as \"5000MB\" or \"5GiB\")", s)
-	}
-	v := f * float64(mult)
-	if v >= 1<<63 {
-		return 0, fmt.Errorf("invalid size %q: too large", s)
-	}
-	return int64(v), nil
-}
-
-var sizeUnits = map[string]int64{
-	"b":  1,
-	"kb": 1e3, "mb": 1e6, "gb": 1e9, "tb": 1e12,
-	"kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40,
-}
+func ParseSize(s string) (int64, error) { return units.ParseSize(s) }
 
 // ParseDuration parses a Go duration ("36h", "90m") or a whole number of days
 // or weeks ("7d", "8w"), as retention periods are usually written.

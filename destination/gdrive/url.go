@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/backupkit/backupkit/destination"
+	"github.com/backupkit/backupkit/internal/units"
 )
 
 // Scheme is the URL scheme this package registers with destination.Register.
@@ -94,7 +95,7 @@ func ParseURL(u *url.URL) (Options, error) {
 		case "shared_drive":
 			o.SharedDrive = v
 		case "chunk_size":
-			n, err := parseSize(v)
+			n, err := units.ParsePositive(v)
 			if err != nil || n%chunkUnit != 0 || n > 1<<30 {
 				return o, fmt.Errorf("gdrive: URL parameter chunk_size=%q is not a multiple of 256KiB such as 8MiB", v)
 			}
@@ -125,23 +126,4 @@ func ParseURL(u *url.URL) (Options, error) {
 		o.CredentialsFile = os.Getenv("GOOGLE_APPLICATION_CREDENTIALS")
 	}
 	return o, nil
-}
-
-// parseSize reads a byte count with an optional KiB, MiB or GiB suffix.
-func parseSize(s string) (int64, error) {
-	mult := int64(1)
-	for _, suf := range []struct {
-		s string
-		m int64
-	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}} {
-		if t, ok := strings.CutSuffix(s, suf.s); ok {
-			s, mult = t, suf.m
-			break
-		}
-	}
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || n <= 0 {
-		return 0, errors.New("not a size")
-	}
-	return n * mult, nil
 }

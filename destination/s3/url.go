@@ -10,6 +10,7 @@ import (
 
 	"github.com/backupkit/backupkit/destination"
 	"github.com/backupkit/backupkit/internal/s3util"
+	"github.com/backupkit/backupkit/internal/units"
 )
 
 // Scheme is the URL scheme this package registers with destination.Register.
@@ -68,7 +69,7 @@ func ParseURL(u *url.URL) (Options, error) {
 				o.Tags[k] = val
 			}
 		case "part_size":
-			n, err := parseSize(v)
+			n, err := units.ParsePositive(v)
 			if err != nil {
 				return Options{}, fmt.Errorf("s3: URL parameter part_size=%q: %w", v, err)
 			}
@@ -90,23 +91,4 @@ func ParseURL(u *url.URL) (Options, error) {
 		}
 	}
 	return o, nil
-}
-
-// parseSize reads a byte count with an optional KiB, MiB or GiB suffix.
-func parseSize(s string) (int64, error) {
-	mult := int64(1)
-	for _, suf := range []struct {
-		s string
-		m int64
-	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}} {
-		if t, ok := strings.CutSuffix(s, suf.s); ok {
-			s, mult = t, suf.m
-			break
-		}
-	}
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || n <= 0 {
-		return 0, fmt.Errorf("not a size such as 16MiB")
-	}
-	return n * mult, nil
 }
