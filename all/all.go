@@ -14,6 +14,7 @@ import (
 	_ "github.com/backupkit/backupkit/notify/slack"       // slack+https:
 	_ "github.com/backupkit/backupkit/notify/webhook"     // webhook+https:
 	_ "github.com/backupkit/backupkit/source/dir"         // dir:
+	_ "github.com/backupkit/backupkit/source/mongodb"     // mongodb:, mongodb+srv:
 	_ "github.com/backupkit/backupkit/source/mysql"       // mysql:
 	_ "github.com/backupkit/backupkit/source/s3"          // s3:
 	_ "github.com/backupkit/backupkit/store/sqlstore"     // sqlite:
