@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -12,6 +13,9 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
+
+	gomysql "github.com/go-sql-driver/mysql"
 
 	"github.com/backupkit/backupkit/source"
 )
@@ -196,8 +200,27 @@ func (s *Splitter) Next() ([]byte, error) {
 		default:
 			content = true
 			s.buf = append(s.buf, c)
+			// Fast path: copy up to the next byte that may need attention.
+			p, _ := s.r.Peek(s.r.Buffered())
+			i := 0
+			for i < len(p) && !s.special(p[i]) {
+				i++
+			}
+			if i > 0 {
+				s.buf = append(s.buf, p[:i]...)
+				_, _ = s.r.Discard(i)
+			}
 		}
 	}
+}
+
+// special reports whether c may start a quote, comment, delimiter or line.
+func (s *Splitter) special(c byte) bool {
+	switch c {
+	case '\'', '"', '`', '#', '-', '/', '\n', '\r', ' ', '\t':
+		return true
+	}
+	return c == s.delim[0]
 }
 
 // Line returns the current line number.
@@ -485,11 +508,65 @@ func (d *Database) load(ctx context.Context, r *bufio.Reader, n int, target stri
 	if _, err := conn.ExecContext(ctx, "USE "+quoteIdent(target)); err != nil {
 		return d.wrap(ctx, "restore: use database", err)
 	}
+	// INSERT statements go to Parallel connections whose session is set as
+	// a dump's header sets it; every other statement runs on conn, in
+	// order, after all INSERTs before it have finished.
+	workers := d.opts.Parallel
+	var (
+		wg       sync.WaitGroup // workers
+		inflight sync.WaitGroup // INSERTs sent and not yet done
+		mu       sync.Mutex
+		firstErr error
+		stmts    chan []byte
+	)
+	failed := func() error {
+		mu.Lock()
+		defer mu.Unlock()
+		return firstErr
+	}
+	if workers > 1 {
+		stmts = make(chan []byte, workers)
+		defer func() {
+			close(stmts)
+			wg.Wait()
+		}()
+		for range workers {
+			wc, err := d.db.Conn(ctx)
+			if err != nil {
+				return d.wrap(ctx, "restore: connect", err)
+			}
+			for _, q := range []string{"USE " + quoteIdent(target), "SET NAMES utf8mb4", "SET TIME_ZONE='+00:00'", "SET UNIQUE_CHECKS=0",
+				"SET FOREIGN_KEY_CHECKS=0", "SET SQL_MODE='NO_AUTO_VALUE_ON_ZERO'", "SET SQL_NOTES=0"} {
+				if _, err := wc.ExecContext(ctx, q); err != nil {
+					discard(wc)
+					return d.wrap(ctx, "restore: session", err)
+				}
+			}
+			wg.Go(func() {
+				defer discard(wc)
+				for st := range stmts {
+					if failed() == nil {
+						if err := execRetry(ctx, wc, st); err != nil {
+							mu.Lock()
+							if firstErr == nil {
+								firstErr = d.wrap(ctx, "restore: statement ("+truncate(oneLine(string(st)), 60)+")", err)
+							}
+							mu.Unlock()
+						}
+					}
+					inflight.Done()
+				}
+			})
+		}
+	}
 	var stmt []byte
 	for i := range n {
 		size, err := binary.ReadUvarint(r)
 		if err != nil {
 			return fmt.Errorf("mysql: restore: reading spool: %w", err)
+		}
+		if stmts != nil {
+			stmt = nil // each parallel statement needs its own buffer
 		}
 		if cap(stmt) < int(size) {
 			stmt = make([]byte, size)
@@ -498,9 +575,38 @@ func (d *Database) load(ctx context.Context, r *bufio.Reader, n int, target stri
 		if _, err := io.ReadFull(r, stmt); err != nil {
 			return fmt.Errorf("mysql: restore: reading spool: %w", err)
 		}
+		if stmts != nil && bytes.HasPrefix(stmt, []byte("INSERT INTO ")) {
+			inflight.Add(1)
+			select {
+			case stmts <- stmt:
+			case <-ctx.Done():
+				inflight.Done()
+				inflight.Wait()
+				return fmt.Errorf("mysql: restore: %w", ctx.Err())
+			}
+			continue
+		}
+		inflight.Wait()
+		if err := failed(); err != nil {
+			return err
+		}
 		if _, err := conn.ExecContext(ctx, string(stmt)); err != nil {
 			return d.wrap(ctx, "restore: statement "+strconv.Itoa(i+1)+" ("+truncate(oneLine(string(stmt)), 60)+")", err)
 		}
 	}
-	return nil
+	inflight.Wait()
+	return failed()
+}
+
+// execRetry runs one autocommitted INSERT, again when InnoDB chose it as a
+// deadlock victim (concurrent inserts into one table can deadlock; the
+// statement was rolled back as a whole).
+func execRetry(ctx context.Context, c *sql.Conn, st []byte) error {
+	for attempt := 1; ; attempt++ {
+		_, err := c.ExecContext(ctx, string(st))
+		var me *gomysql.MySQLError
+		if err == nil || attempt == 10 || !errors.As(err, &me) || (me.Number != 1213 && me.Number != 1205) {
+			return err
+		}
+	}
 }
