@@ -48,9 +48,10 @@ var crcTable = crc64.MakeTable(crc64.ECMA)
 
 // Collection types of a prelude collection document.
 const (
-	// TypeCollection is a plain collection. mongodump writes "" in the
-	// collection document's type field and "collection" in the metadata.
-	TypeCollection = ""
+	// TypeCollection is a plain collection, as mongodump 100.x writes it
+	// (golden.archive); older versions wrote "", which readers must also
+	// take for a collection.
+	TypeCollection = "collection"
 	// TypeView is a view: no documents, its definition in the metadata's
 	// options (viewOn, pipeline).
 	TypeView = "view"
@@ -82,7 +83,8 @@ type Collection struct {
 	// Size is the collection's size as the writer reported it; mongodump
 	// writes 0 and readers must not depend on it.
 	Size int64
-	// Type is TypeCollection, TypeView or TypeTimeseries.
+	// Type is TypeCollection (or "" from older writers), TypeView or
+	// TypeTimeseries.
 	Type string
 }
 
