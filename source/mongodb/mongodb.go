@@ -79,6 +79,7 @@ type Source struct {
 	parallel  int
 	batchDocs int
 	timeout   time.Duration
+	tempDir   string
 }
 
 // Option configures a Source.
@@ -154,7 +155,7 @@ func Parallel(n int) Option {
 }
 
 // BatchDocuments sets the largest number of documents Restore inserts with
-// one insert command (default 1000; batches are also cut at 8 MiB).
+// one insert command (default 1000; batches are also cut at 4 MiB).
 func BatchDocuments(n int) Option {
 	return func(s *Source) error {
 		if n < 1 {
@@ -163,6 +164,13 @@ func BatchDocuments(n int) Option {
 		s.batchDocs = n
 		return nil
 	}
+}
+
+// TempDir sets the folder where Restore spools the archive before loading
+// it (it needs as much space as the archive, compressed if it is). The
+// default is os.TempDir().
+func TempDir(dir string) Option {
+	return func(s *Source) error { s.tempDir = dir; return nil }
 }
 
 // ConnectTimeout bounds server selection when connecting (default 10s), so

@@ -19,7 +19,12 @@ import (
 )
 
 // batchBytes is the size at which Restore cuts an insert batch.
-const batchBytes = 8 << 20
+const batchBytes = 4 << 20
+
+// pendingBytes bounds the documents Restore holds in unfinished batches of
+// all namespaces together (an archive interleaves many); beyond it, every
+// pending batch is sent.
+const pendingBytes = 16 << 20
 
 // Restore loads a mongodump archive (written by Snapshot or by mongodump,
 // plain or gzipped) from r.
@@ -52,7 +57,7 @@ func (s *Source) Restore(ctx context.Context, r io.Reader, opts source.RestoreOp
 	var spool *os.File
 	in := r
 	if !opts.DryRun {
-		f, err := os.CreateTemp("", "backupkit-mongodb-restore-*")
+		f, err := os.CreateTemp(s.tempDir, "backupkit-mongodb-restore-*")
 		if err != nil {
 			return fmt.Errorf("mongodb: restore: spool file: %w", err)
 		}
@@ -325,11 +330,13 @@ func (l *loader) load(ctx context.Context, spool io.Reader, nss map[[2]string]*r
 		size int
 	}
 	pend := map[*restoreNS]*pending{}
+	total := 0
 	send := func(n *restoreNS) error {
 		p := pend[n]
 		if p == nil || len(p.docs) == 0 {
 			return nil
 		}
+		total -= p.size
 		select {
 		case chans[n.worker] <- insertBatch{n: n, docs: p.docs}:
 		case <-gctx.Done():
@@ -364,9 +371,17 @@ func (l *loader) load(ctx context.Context, spool io.Reader, nss map[[2]string]*r
 			}
 			p.docs = append(p.docs, it.Doc)
 			p.size += len(it.Doc)
+			total += len(it.Doc)
 			if len(p.docs) >= l.s.batchDocs || p.size >= batchBytes {
 				if err := send(n); err != nil {
 					return err
+				}
+			}
+			if total >= pendingBytes {
+				for m := range pend {
+					if err := send(m); err != nil {
+						return err
+					}
 				}
 			}
 		}
