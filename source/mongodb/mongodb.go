@@ -356,14 +356,21 @@ func serverInfo(ctx context.Context, c *mongo.Client) (version string, replicate
 	if err := c.Database("admin").RunCommand(ctx, bson.D{{Key: "hello", Value: 1}}).Decode(&hello); err != nil {
 		return bi.Version, false, "", fmt.Errorf("hello: %w", err)
 	}
-	switch {
-	case hello.SetName != "":
-		return bi.Version, true, "", nil
-	case hello.Msg == "isdbgrid":
-		return bi.Version, true, "", nil
-	default:
-		return bi.Version, false, "the server is not a replica set member (standalone), so no snapshot read is possible", nil
+	ok, why := snapshotSupport(bi.Version, hello.SetName, hello.Msg)
+	return bi.Version, ok, why, nil
+}
+
+// snapshotSupport decides from buildInfo's version and hello's setName and
+// msg whether snapshot reads are possible, and if not, why.
+func snapshotSupport(version, setName, msg string) (bool, string) {
+	if setName == "" && msg != "isdbgrid" {
+		return false, "the server is not a replica set member (standalone), so no snapshot read is possible"
 	}
+	major, _, _ := strings.Cut(version, ".")
+	if m, err := strconv.Atoi(major); err != nil || m < 5 {
+		return false, "server version " + version + " has no snapshot reads outside transactions (MongoDB 5.0 or later needed)"
+	}
+	return true, ""
 }
 
 // Check connects, pings the server and reads its version.
