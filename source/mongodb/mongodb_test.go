@@ -424,3 +424,19 @@ func TestOpenURL(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, errors.Is(s.(source.Restorer).Restore(t.Context(), bytes.NewReader(nil), source.RestoreOptions{DryRun: true}), archive.ErrCorrupt))
 }
+
+// TestGoldenEmptyCollectionRestore restores mongodump's archive of one empty
+// collection: the collection must exist afterwards, with its _id index.
+func TestGoldenEmptyCollectionRestore(t *testing.T) {
+	h := newHarness(t)
+	data, err := os.ReadFile("testdata/empty-collection.archive")
+	require.NoError(t, err)
+	target := h.RestoreTarget(t)
+	src := h.OpenTarget(t, target)
+	require.NoError(t, src.(source.Restorer).Restore(t.Context(), bytes.NewReader(data), source.RestoreOptions{Target: target}))
+	snap, info := sourcetest.Snapshot(t, src)
+	require.Equal(t, []source.Item{{Name: target + ".empty", Count: 0}}, info.Items)
+	got := canonical(t, snap).(map[string]canonColl)
+	assert.Equal(t, []string{}, got["empty"].Docs)
+	assert.Len(t, got["empty"].Indexes, 1)
+}
