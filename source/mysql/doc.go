@@ -83,7 +83,7 @@
 // Info.Items has one item per table ("db.table") with its row count and the
 // bytes of its INSERT statements, and one per view with count 0.
 // Info.Details["checksum.TABLE"] is an order-independent checksum of the
-// table's rows as written in the dump (sum of CRC-64s of the row tuples):
+// table's rows as written in the dump (sum of the CRC-32Cs of the row tuples):
 // snapshotting a restored copy must give the same values.
 //
 // # Restore

@@ -4,11 +4,11 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash/crc32"
-	"hash/crc64"
 	"io"
 	"regexp"
 	"strconv"
@@ -33,8 +33,7 @@ const trailerPrefix = "-- backupkit dump end: statements="
 const chunkQueue = 4
 
 var (
-	crcTable   = crc32.MakeTable(crc32.Castagnoli)
-	crc64Table = crc64.MakeTable(crc64.ECMA)
+	crcTable = crc32.MakeTable(crc32.Castagnoli)
 )
 
 // table is one table or view to dump.
@@ -610,23 +609,6 @@ func (d *Database) dumpTable(ctx context.Context, c *sql.Conn, j *tableJob) erro
 		query += " ORDER BY " + strings.Join(pk, ", ")
 	}
 	insertHead := "INSERT INTO " + quoteIdent(t.name) + " (" + ins.String() + ") VALUES\n"
-	// A prepared statement makes the server use the binary protocol, which
-	// gives FLOAT and DOUBLE values exactly.
-	stmt, err := c.PrepareContext(ctx, query)
-	if err != nil {
-		return d.wrap(ctx, "table "+quoteIdent(t.name), err)
-	}
-	defer stmt.Close()
-	rows, err := stmt.QueryContext(ctx)
-	if err != nil {
-		return d.wrap(ctx, "table "+quoteIdent(t.name), err)
-	}
-	defer rows.Close()
-	vals := make([]any, len(cols))
-	ptrs := make([]any, len(cols))
-	for i := range vals {
-		ptrs[i] = &vals[i]
-	}
 	var buf []byte
 	var row []byte
 	inStmt := 0
@@ -642,35 +624,67 @@ func (d *Database) dumpTable(ctx context.Context, c *sql.Conn, j *tableJob) erro
 		buf = nil
 		return send(b)
 	}
-	for rows.Next() {
-		if err := rows.Scan(ptrs...); err != nil {
-			return d.wrap(ctx, "table "+quoteIdent(t.name), err)
+	// The driver's own rows are read (through Conn.Raw) so that values are
+	// not copied, and over a prepared statement, so that the server uses
+	// the binary protocol, which gives FLOAT and DOUBLE values exactly.
+	var sendErr error
+	err := c.Raw(func(dc any) error {
+		pc, ok := dc.(driver.ConnPrepareContext)
+		if !ok {
+			return errors.New("driver connection cannot prepare statements")
 		}
-		row = append(row[:0], '(')
-		for i, v := range vals {
-			if i > 0 {
-				row = append(row, ',')
-			}
-			row = appendValue(row, v, &cols[i])
+		st, err := pc.PrepareContext(ctx, query)
+		if err != nil {
+			return err
 		}
-		row = append(row, ')')
-		j.rows++
-		j.sum += crc64.Checksum(row, crc64Table)
-		if inStmt > 0 && (inStmt >= d.opts.RowsPerInsert || len(buf)+len(row)+3 > d.opts.MaxInsertBytes) {
-			if err := flush(); err != nil {
+		defer st.Close()
+		sq, ok := st.(driver.StmtQueryContext)
+		if !ok {
+			return errors.New("driver statement cannot query")
+		}
+		rows, err := sq.QueryContext(ctx, nil)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		vals := make([]driver.Value, len(cols))
+		for {
+			if err := rows.Next(vals); err != nil {
+				if err == io.EOF {
+					return nil
+				}
 				return err
 			}
+			row = append(row[:0], '(')
+			for i, v := range vals {
+				if i > 0 {
+					row = append(row, ',')
+				}
+				row = appendValue(row, v, &cols[i])
+			}
+			row = append(row, ')')
+			j.rows++
+			j.sum += uint64(crc32.Checksum(row, crcTable))
+			if inStmt > 0 && (inStmt >= d.opts.RowsPerInsert || len(buf)+len(row)+3 > d.opts.MaxInsertBytes) {
+				if err := flush(); err != nil {
+					sendErr = err
+					return err
+				}
+			}
+			if inStmt == 0 {
+				buf = make([]byte, 0, min(d.opts.MaxInsertBytes+len(row)+len(insertHead)+8, 4<<20))
+				buf = append(buf, insertHead...)
+			} else {
+				buf = append(buf, ",\n"...)
+			}
+			buf = append(buf, row...)
+			inStmt++
 		}
-		if inStmt == 0 {
-			buf = make([]byte, 0, min(d.opts.MaxInsertBytes+len(row)+len(insertHead)+8, 4<<20))
-			buf = append(buf, insertHead...)
-		} else {
-			buf = append(buf, ",\n"...)
-		}
-		buf = append(buf, row...)
-		inStmt++
+	})
+	if sendErr != nil {
+		return sendErr
 	}
-	if err := rows.Err(); err != nil {
+	if err != nil {
 		return d.wrap(ctx, "table "+quoteIdent(t.name), err)
 	}
 	return flush()
@@ -714,18 +728,20 @@ func appendValue(b []byte, v any, c *column) []byte {
 	return appendQuoted(b, fmt.Append(nil, v))
 }
 
+// needsEscape marks the bytes appendQuoted escapes.
+var needsEscape = [256]bool{0: true, '\n': true, '\r': true, '\\': true, '\'': true, '"': true, 0x1a: true}
+
 // appendQuoted appends s as a single-quoted string literal, escaped as
 // mysql_real_escape_string does.
 func appendQuoted(b, s []byte) []byte {
 	b = append(b, '\'')
-	for len(s) > 0 {
-		i := bytes.IndexAny(s, "\x00\n\r\\'\"\x1a")
-		if i < 0 {
-			b = append(b, s...)
-			break
+	start := 0
+	for i, c := range s {
+		if !needsEscape[c] {
+			continue
 		}
-		b = append(b, s[:i]...)
-		switch s[i] {
+		b = append(b, s[start:i]...)
+		switch c {
 		case 0:
 			b = append(b, '\\', '0')
 		case '\n':
@@ -735,9 +751,10 @@ func appendQuoted(b, s []byte) []byte {
 		case 0x1a:
 			b = append(b, '\\', 'Z')
 		default:
-			b = append(b, '\\', s[i])
+			b = append(b, '\\', c)
 		}
-		s = s[i+1:]
+		start = i + 1
 	}
+	b = append(b, s[start:]...)
 	return append(b, '\'')
 }

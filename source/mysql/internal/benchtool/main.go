@@ -12,6 +12,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime/pprof"
 
 	"github.com/backupkit/backupkit/source"
 	_ "github.com/backupkit/backupkit/source/mysql"
@@ -22,9 +23,17 @@ func main() {
 	dump := flag.String("dump", "", "write a dump to this file")
 	restore := flag.String("restore", "", "restore this dump file")
 	target := flag.String("target", "", "database to restore into")
+	prof := flag.String("cpuprofile", "", "write a CPU profile to this file")
 	flag.Parse()
+	if *prof != "" {
+		f, err := os.Create(*prof)
+		if err == nil && pprof.StartCPUProfile(f) == nil {
+			defer pprof.StopCPUProfile()
+		}
+	}
 	if err := run(*url, *dump, *restore, *target); err != nil {
 		fmt.Fprintln(os.Stderr, "benchtool:", err)
+		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }
