@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"io"
 	"net"
 	"os/exec"
 	"strings"
@@ -480,4 +481,89 @@ func TestTruncatedLeavesNoTrace(t *testing.T) {
 	bad[i] = 'H'
 	err = h.src.Restore(t.Context(), bytes.NewReader(bad), source.RestoreOptions{Target: target, DryRun: true})
 	require.ErrorIs(t, err, mysql.ErrNotDump)
+}
+
+// killingWriter kills the snapshot's connections (those using db) on its
+// first write, as if the server went away mid-dump.
+type killingWriter struct {
+	t      testing.TB
+	s      *server
+	db     string
+	killed bool
+	bytes.Buffer
+}
+
+func (w *killingWriter) Write(p []byte) (int, error) {
+	if !w.killed {
+		w.killed = true
+		rows, err := w.s.admin.Query("SELECT ID FROM information_schema.PROCESSLIST WHERE DB = ? AND ID <> CONNECTION_ID()", w.db)
+		require.NoError(w.t, err)
+		var ids []int64
+		for rows.Next() {
+			var id int64
+			require.NoError(w.t, rows.Scan(&id))
+			ids = append(ids, id)
+		}
+		rows.Close()
+		require.NotEmpty(w.t, ids)
+		for _, id := range ids {
+			_, _ = w.s.admin.Exec(fmt.Sprintf("KILL CONNECTION %d", id))
+		}
+	}
+	return w.Buffer.Write(p)
+}
+
+// TestServerGoesAway: connections killed mid-dump make Snapshot fail.
+func TestServerGoesAway(t *testing.T) {
+	h := newHarness(t)
+	h.Seed(t, 1)
+	w := &killingWriter{t: t, s: h.s, db: h.db}
+	_, err := h.src.Snapshot(t.Context(), w)
+	require.Error(t, err)
+	t.Log(err)
+	// The source still works afterwards.
+	_, err = h.src.Snapshot(t.Context(), &bytes.Buffer{})
+	require.NoError(t, err)
+}
+
+// TestRestoreRefusesForeign: a mysqldump-style file and a dump with an
+// extra USE statement are refused before anything is loaded.
+func TestRestoreRefusesForeign(t *testing.T) {
+	h := newHarness(t)
+	h.Seed(t, 1)
+	var dump bytes.Buffer
+	_, err := h.src.Snapshot(t.Context(), &dump)
+	require.NoError(t, err)
+	err = h.src.Restore(t.Context(), strings.NewReader("-- MySQL dump 10.13\nCREATE TABLE x (a INT);\n"), source.RestoreOptions{Target: h.RestoreTarget(t), DryRun: true})
+	require.ErrorIs(t, err, mysql.ErrNotDump)
+	evil := strings.Replace(dump.String(), "SET NAMES utf8mb4;\n", "SET NAMES utf8mb4;\nUSE mysql;\n", 1)
+	err = h.src.Restore(t.Context(), strings.NewReader(evil), source.RestoreOptions{Target: h.RestoreTarget(t)})
+	require.ErrorContains(t, err, "not allowed")
+}
+
+func TestSplitter(t *testing.T) {
+	in := "SET a=1;\n-- comment ; here\n# another ;\nINSERT INTO `x;y` VALUES ('a;b', \"c\\\";d\", 'e''f;', /* c;o */ 1);\n" +
+		"/*!40101 SET x=2 */;\nDELIMITER ;;\nCREATE TRIGGER t BEFORE INSERT ON x FOR EACH ROW BEGIN SET @a=1; END ;;\nDELIMITER ;\n;\nSELECT 1;"
+	sp := mysql.NewSplitter(strings.NewReader(in))
+	var got []string
+	for {
+		st, err := sp.Next()
+		if err != nil {
+			require.ErrorIs(t, err, io.EOF)
+			break
+		}
+		got = append(got, string(st))
+	}
+	assert.Equal(t, []string{
+		"SET a=1",
+		"INSERT INTO `x;y` VALUES ('a;b', \"c\\\";d\", 'e''f;',  1)",
+		"/*!40101 SET x=2 */",
+		"CREATE TRIGGER t BEFORE INSERT ON x FOR EACH ROW BEGIN SET @a=1; END",
+		"SELECT 1",
+	}, got)
+	for _, bad := range []string{"SELECT 'abc", "SELECT 1", "SELECT /* x", "SELECT `a"} {
+		sp := mysql.NewSplitter(strings.NewReader(bad))
+		_, err := sp.Next()
+		assert.ErrorIs(t, err, mysql.ErrTruncated, bad)
+	}
 }
