@@ -50,11 +50,13 @@
 //     bytes, rows in primary key order. Generated columns are left out of
 //     the INSERTs. No statement names the database, so a dump loads into
 //     any database.
-//   - Views after all tables (DROP TABLE/VIEW IF EXISTS, then CREATE VIEW),
-//     then triggers, each between "DELIMITER ;;" and "DELIMITER ;" with its
-//     own SQL_MODE. DEFINER clauses are removed, so the restoring account
-//     becomes the definer. Views that select from other views are created
-//     in name order, which fails when a view sorts before a view it uses.
+//   - Views after all tables: first every view as a placeholder
+//     (DROP TABLE IF EXISTS, CREATE OR REPLACE VIEW v AS SELECT 1 AS col,
+//     ...) with its column names, then each view's definition (CREATE OR
+//     REPLACE), so that views using other views load in any order. Then
+//     triggers, each between "DELIMITER ;;" and "DELIMITER ;" with its own
+//     SQL_MODE. DEFINER clauses are removed, so the restoring account
+//     becomes the definer.
 //   - A footer that restores the saved session settings, and a last line
 //     "-- backupkit dump end: statements=N crc32c=XXXXXXXX" counting the
 //     statements and checksumming (CRC-32C) every byte before it.

@@ -184,6 +184,7 @@ var seeds = []string{
 		"CREATE TABLE `odd ``name`` ü` (`col; 1` VARCHAR(10)) ENGINE=InnoDB;\n" +
 		"INSERT INTO `odd ``name`` ü` VALUES ('x'),('x'),(NULL);\n" +
 		"CREATE VIEW v AS SELECT id, vc FROM types WHERE id > 1;\n" +
+		"CREATE VIEW a_view AS SELECT id AS `the id` FROM v;\n" +
 		"CREATE TRIGGER trg BEFORE INSERT ON child FOR EACH ROW BEGIN SET NEW.note = CONCAT(NEW.note, ';'); SET NEW.note = TRIM(NEW.note); END;\n",
 	"CREATE TABLE other (id BIGINT PRIMARY KEY, v VARCHAR(40), b LONGBLOB) ENGINE=InnoDB;\n" +
 		"SET SESSION max_recursive_iterations = 1000000;\n" +

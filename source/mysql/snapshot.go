@@ -424,7 +424,26 @@ func (d *Database) Snapshot(ctx context.Context, w io.Writer) (source.Info, erro
 	}
 
 	// Views and triggers, on the first connection, inside its snapshot.
+	// Every view is first created as a placeholder with its column names,
+	// so that views using views load whatever their order.
 	c := s.conns[0]
+	first := true
+	for _, t := range s.tables {
+		if !t.view || len(t.cols) == 0 {
+			continue
+		}
+		if first {
+			cw.WriteString("\n--\n-- Placeholders for views\n--\n")
+			first = false
+		}
+		cols := make([]string, len(t.cols))
+		for i, col := range t.cols {
+			cols[i] = "1 AS " + quoteIdent(col.name)
+		}
+		cw.WriteString("DROP TABLE IF EXISTS " + quoteIdent(t.name) + ";\n")
+		cw.WriteString("CREATE OR REPLACE VIEW " + quoteIdent(t.name) + " AS SELECT " + strings.Join(cols, ", ") + ";\n")
+		stmts += 2
+	}
 	for _, t := range s.tables {
 		if !t.view {
 			continue
@@ -435,9 +454,12 @@ func (d *Database) Snapshot(ctx context.Context, w io.Writer) (source.Info, erro
 			return info, d.wrap(ctx, "view "+quoteIdent(t.name), err)
 		}
 		cw.WriteString("\n--\n-- View " + quoteIdent(oneLine(t.name)) + "\n--\n")
-		cw.WriteString("DROP TABLE IF EXISTS " + quoteIdent(t.name) + ";\nDROP VIEW IF EXISTS " + quoteIdent(t.name) + ";\n")
-		cw.WriteString(stripDefiner(def) + ";\n")
-		stmts += 3
+		def = stripDefiner(def)
+		if rest, ok := strings.CutPrefix(def, "CREATE "); ok {
+			def = "CREATE OR REPLACE " + rest
+		}
+		cw.WriteString(def + ";\n")
+		stmts++
 		info.Items = append(info.Items, source.Item{Name: d.opts.Database + "." + t.name, Count: 0})
 	}
 	if !d.opts.NoTriggers {
