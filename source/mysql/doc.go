@@ -10,7 +10,8 @@
 //	src, err := source.Open(ctx, "mysql://backup:pw@db:3306/shop?exclude=cache_*&parallel=4")
 //
 // URL query parameters: tables and exclude (path.Match patterns, repeated or
-// comma-separated), parallel, rows_per_insert, max_insert_bytes (positive
+// comma-separated), where (TABLE:CONDITION, repeatable, like mysqldump
+// --where; recorded in Info.Details["where.TABLE"]), parallel, rows_per_insert, max_insert_bytes (positive
 // integers), schema_only and no_triggers (booleans). Unknown parameters are
 // errors. Errors and Info never contain the password.
 //

@@ -73,6 +73,10 @@ type Options struct {
 	// DefaultMaxInsertBytes. Keep it well below the server's
 	// max_allowed_packet.
 	MaxInsertBytes int
+	// Where maps a table name to an SQL condition: only the table's rows
+	// that satisfy it are dumped, like mysqldump --where. The condition is
+	// trusted SQL from the configuration.
+	Where map[string]string
 	// SchemaOnly dumps table, view and trigger definitions without rows.
 	SchemaOnly bool
 	// NoTriggers leaves triggers out of the dump.
@@ -296,12 +300,21 @@ func openURL(_ context.Context, u *url.URL) (source.Source, error) {
 			o.RowsPerInsert, err = positive(vs)
 		case "max_insert_bytes":
 			o.MaxInsertBytes, err = positive(vs)
+		case "where":
+			o.Where = map[string]string{}
+			for _, v := range vs {
+				t, cond, ok := strings.Cut(v, ":")
+				if !ok || t == "" || cond == "" {
+					return nil, fmt.Errorf("mysql URL: parameter \"where\": want TABLE:CONDITION, got %q", v)
+				}
+				o.Where[t] = cond
+			}
 		case "schema_only":
 			o.SchemaOnly, err = boolean(vs)
 		case "no_triggers":
 			o.NoTriggers, err = boolean(vs)
 		default:
-			return nil, fmt.Errorf("mysql URL: unknown parameter %q (known: tables, exclude, parallel, rows_per_insert, max_insert_bytes, schema_only, no_triggers)", k)
+			return nil, fmt.Errorf("mysql URL: unknown parameter %q (known: tables, exclude, where, parallel, rows_per_insert, max_insert_bytes, schema_only, no_triggers)", k)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("mysql URL: parameter %q: %w", k, err)

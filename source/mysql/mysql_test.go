@@ -568,3 +568,25 @@ func TestSplitter(t *testing.T) {
 		assert.ErrorIs(t, err, mysql.ErrTruncated, bad)
 	}
 }
+
+func TestWhereAndFilters(t *testing.T) {
+	h := newHarness(t)
+	h.Seed(t, 1)
+	src, err := source.Open(t.Context(), "mysql://"+h.s.cfg.User+":"+h.s.cfg.Passwd+"@"+h.s.cfg.Addr+"/"+h.db+"?where=other:id%3C%3D10&exclude=nopk&parallel=2")
+	require.NoError(t, err)
+	var dump bytes.Buffer
+	info, err := src.Snapshot(t.Context(), &dump)
+	require.NoError(t, err)
+	require.Len(t, info.Items, 1)
+	assert.Equal(t, int64(10), info.Items[0].Count)
+	assert.Equal(t, "id<=10", info.Details["where.other"])
+	assert.NotContains(t, dump.String(), "nopk")
+
+	schema := h.opts(h.db)
+	schema.SchemaOnly = true
+	info, err = h.s.open(t, schema).Snapshot(t.Context(), &dump)
+	require.NoError(t, err)
+	for _, it := range info.Items {
+		assert.Zero(t, it.Count)
+	}
+}

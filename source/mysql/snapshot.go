@@ -307,6 +307,8 @@ type tableJob struct {
 	sum   uint64
 	stmts int
 	err   error
+	// filtered is set when Options.Where limited the rows.
+	filtered bool
 }
 
 // Snapshot writes a dump of the database to w; see the package
@@ -403,6 +405,9 @@ func (d *Database) Snapshot(ctx context.Context, w io.Writer) (source.Info, erro
 		stmts += j.stmts
 		info.Items = append(info.Items, source.Item{Name: d.opts.Database + "." + j.t.name, Count: j.rows, Bytes: j.bytes})
 		info.Details["checksum."+j.t.name] = fmt.Sprintf("%016x", j.sum)
+		if j.filtered {
+			info.Details["where."+j.t.name] = d.opts.Where[j.t.name]
+		}
 		if e := strings.ToLower(j.t.engine); e != "innodb" && e != "" && !d.opts.SchemaOnly && j.rows > 0 {
 			nonTx = append(nonTx, j.t.name)
 		}
@@ -623,6 +628,10 @@ func (d *Database) dumpTable(ctx context.Context, c *sql.Conn, j *tableJob) erro
 		return nil
 	}
 	query := "SELECT " + sel.String() + " FROM " + quoteIdent(t.name)
+	if cond, ok := d.opts.Where[t.name]; ok {
+		query += " WHERE (" + cond + ")"
+		j.filtered = true
+	}
 	if len(t.pk) > 0 {
 		pk := make([]string, len(t.pk))
 		for i, p := range t.pk {
