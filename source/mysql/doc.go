@@ -11,7 +11,7 @@
 //
 // URL query parameters: tables and exclude (path.Match patterns, repeated or
 // comma-separated), where (TABLE:CONDITION, repeatable, like mysqldump
-// --where; recorded in Info.Details["where.TABLE"]), parallel, rows_per_insert, max_insert_bytes (positive
+// --where; recorded in Info.Details["where.TABLE"]), chunk_rows, parallel, rows_per_insert, max_insert_bytes (positive
 // integers), schema_only and no_triggers (booleans). Unknown parameters are
 // errors. Errors and Info never contain the password.
 //
@@ -75,13 +75,18 @@
 //
 // # Parallel workers, one stream
 //
-// Workers dump whole tables (primary-key chunking of one big table is not
-// done yet). Tables are handed to workers in name order and their output
-// is written in that same order, so every table's statements are
-// contiguous: the worker of the table being written streams it, and a
-// worker that runs ahead buffers at most 4 finished statements (about
-// 4 × MaxInsertBytes) before it waits. Memory use is therefore bounded by
-// about Parallel × 5 × MaxInsertBytes, whatever the size of the data.
+// Workers dump whole tables, and big tables in parts: a table with a
+// single-column integer primary key and more than Options.ChunkRows rows
+// (the server's estimate) is split into primary key ranges of about that
+// many rows (at most 64), each dumped by whichever connection is free;
+// Info.Details["chunks"] then counts the parts. Parts are handed to workers
+// in order (tables by name, a table's ranges by key) and their output is
+// written in that same order, so every table's statements are contiguous
+// and its rows stay in key order: the worker of the part being written
+// streams it, and a worker that runs ahead buffers at most 4 finished
+// statements (about 4 × MaxInsertBytes) before it waits. Memory use is
+// therefore bounded by about Parallel × 5 × MaxInsertBytes, whatever the
+// size of the data.
 //
 // Info.Items has one item per table ("db.table") with its row count and the
 // bytes of its INSERT statements, and one per view with count 0.

@@ -30,6 +30,9 @@ const (
 	DefaultParallel = 4
 	// DefaultRowsPerInsert is the most rows one INSERT statement holds.
 	DefaultRowsPerInsert = 10000
+	// DefaultChunkRows is the estimated row count above which a table is
+	// split into primary key ranges dumped in parallel.
+	DefaultChunkRows = 1_000_000
 	// DefaultMaxInsertBytes bounds the size of one INSERT statement; a single
 	// row bigger than this gets a statement of its own.
 	DefaultMaxInsertBytes = 1 << 20
@@ -66,6 +69,12 @@ type Options struct {
 	// DefaultParallel; 1 dumps over a single connection and never takes the
 	// global read lock.
 	Parallel int
+	// ChunkRows splits tables with more rows than this (the server's
+	// estimate) and a single-column integer primary key into ranges of about
+	// this many rows, which several connections dump at once; the table's
+	// statements stay contiguous and in key order. Zero means
+	// DefaultChunkRows.
+	ChunkRows int
 	// RowsPerInsert is the most rows one INSERT statement holds. Zero means
 	// DefaultRowsPerInsert.
 	RowsPerInsert int
@@ -105,8 +114,11 @@ func New(opts Options) (*Database, error) {
 	if _, _, err := net.SplitHostPort(opts.Addr); err != nil {
 		opts.Addr = net.JoinHostPort(strings.Trim(opts.Addr, "[]"), "3306")
 	}
-	if opts.Parallel < 0 || opts.RowsPerInsert < 0 || opts.MaxInsertBytes < 0 {
-		return nil, errors.New("mysql: Parallel, RowsPerInsert and MaxInsertBytes must not be negative")
+	if opts.Parallel < 0 || opts.RowsPerInsert < 0 || opts.MaxInsertBytes < 0 || opts.ChunkRows < 0 {
+		return nil, errors.New("mysql: Parallel, ChunkRows, RowsPerInsert and MaxInsertBytes must not be negative")
+	}
+	if opts.ChunkRows == 0 {
+		opts.ChunkRows = DefaultChunkRows
 	}
 	if opts.Parallel == 0 {
 		opts.Parallel = DefaultParallel
@@ -296,6 +308,8 @@ func openURL(_ context.Context, u *url.URL) (source.Source, error) {
 			}
 		case "parallel":
 			o.Parallel, err = positive(vs)
+		case "chunk_rows":
+			o.ChunkRows, err = positive(vs)
 		case "rows_per_insert":
 			o.RowsPerInsert, err = positive(vs)
 		case "max_insert_bytes":
@@ -314,7 +328,7 @@ func openURL(_ context.Context, u *url.URL) (source.Source, error) {
 		case "no_triggers":
 			o.NoTriggers, err = boolean(vs)
 		default:
-			return nil, fmt.Errorf("mysql URL: unknown parameter %q (known: tables, exclude, where, parallel, rows_per_insert, max_insert_bytes, schema_only, no_triggers)", k)
+			return nil, fmt.Errorf("mysql URL: unknown parameter %q (known: tables, exclude, where, parallel, chunk_rows, rows_per_insert, max_insert_bytes, schema_only, no_triggers)", k)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("mysql URL: parameter %q: %w", k, err)

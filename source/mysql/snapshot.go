@@ -43,11 +43,14 @@ type table struct {
 	engine string
 	cols   []column
 	pk     []string
+	// estRows is the server's estimate of the row count.
+	estRows int64
 }
 
 // column is one column of a table.
 type column struct {
 	name      string
+	dataType  string
 	kind      valueKind
 	float32   bool
 	generated bool
@@ -75,7 +78,7 @@ func kindOf(dataType string) valueKind {
 // listTables lists the tables and views to dump, with their columns and
 // primary keys, sorted by name.
 func listTables(ctx context.Context, q queryer, d *Database) ([]*table, error) {
-	rows, err := q.QueryContext(ctx, "SELECT TABLE_NAME, TABLE_TYPE, COALESCE(ENGINE, '') FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME", d.opts.Database)
+	rows, err := q.QueryContext(ctx, "SELECT TABLE_NAME, TABLE_TYPE, COALESCE(ENGINE, ''), COALESCE(TABLE_ROWS, 0) FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME", d.opts.Database)
 	if err != nil {
 		return nil, err
 	}
@@ -84,7 +87,7 @@ func listTables(ctx context.Context, q queryer, d *Database) ([]*table, error) {
 	for rows.Next() {
 		t := &table{}
 		var typ string
-		if err := rows.Scan(&t.name, &typ, &t.engine); err != nil {
+		if err := rows.Scan(&t.name, &typ, &t.engine, &t.estRows); err != nil {
 			rows.Close()
 			return nil, err
 		}
@@ -113,7 +116,7 @@ func listTables(ctx context.Context, q queryer, d *Database) ([]*table, error) {
 			continue
 		}
 		ex := strings.ToUpper(extra)
-		c := column{name: cn, kind: kindOf(dt), float32: strings.EqualFold(dt, "float"),
+		c := column{name: cn, dataType: strings.ToLower(dt), kind: kindOf(dt), float32: strings.EqualFold(dt, "float"),
 			generated: strings.Contains(ex, "VIRTUAL GENERATED") || strings.Contains(ex, "STORED GENERATED") || ex == "VIRTUAL" || ex == "PERSISTENT"}
 		t.cols = append(t.cols, c)
 	}
@@ -309,6 +312,12 @@ type tableJob struct {
 	err   error
 	// filtered is set when Options.Where limited the rows.
 	filtered bool
+	// part numbers the chunks of a table split by primary key ranges; part 0
+	// writes the table's definition; last marks the table's last chunk.
+	part int
+	last bool
+	// cond limits the chunk's rows (empty: all).
+	cond string
 }
 
 // Snapshot writes a dump of the database to w; see the package
@@ -352,9 +361,19 @@ func (d *Database) Snapshot(ctx context.Context, w io.Writer) (source.Info, erro
 	defer cancel()
 	var jobs []*tableJob
 	for _, t := range s.tables {
-		if !t.view {
-			jobs = append(jobs, &tableJob{t: t, out: make(chan []byte, chunkQueue)})
+		if t.view {
+			continue
 		}
+		conds, err := d.chunks(ctx, s, t)
+		if err != nil {
+			return info, err
+		}
+		for i, cond := range conds {
+			jobs = append(jobs, &tableJob{t: t, out: make(chan []byte, chunkQueue), part: i, last: i == len(conds)-1, cond: cond})
+		}
+	}
+	if len(jobs) > 0 && len(jobs) > len(s.tables) {
+		info.Details["chunks"] = strconv.Itoa(len(jobs))
 	}
 	next := make(chan *tableJob)
 	var wg sync.WaitGroup
@@ -383,6 +402,7 @@ func (d *Database) Snapshot(ctx context.Context, w io.Writer) (source.Info, erro
 	}()
 	var werr error
 	nonTx := []string{}
+	var tab tableSum
 	for _, j := range jobs {
 		if werr != nil {
 			break
@@ -403,12 +423,21 @@ func (d *Database) Snapshot(ctx context.Context, w io.Writer) (source.Info, erro
 			break
 		}
 		stmts += j.stmts
-		info.Items = append(info.Items, source.Item{Name: d.opts.Database + "." + j.t.name, Count: j.rows, Bytes: j.bytes})
-		info.Details["checksum."+j.t.name] = fmt.Sprintf("%016x", j.sum)
+		if j.part == 0 {
+			tab = tableSum{}
+		}
+		tab.rows += j.rows
+		tab.bytes += j.bytes
+		tab.sum += j.sum
+		if !j.last {
+			continue
+		}
+		info.Items = append(info.Items, source.Item{Name: d.opts.Database + "." + j.t.name, Count: tab.rows, Bytes: tab.bytes})
+		info.Details["checksum."+j.t.name] = fmt.Sprintf("%016x", tab.sum)
 		if j.filtered {
 			info.Details["where."+j.t.name] = d.opts.Where[j.t.name]
 		}
-		if e := strings.ToLower(j.t.engine); e != "innodb" && e != "" && !d.opts.SchemaOnly && j.rows > 0 {
+		if e := strings.ToLower(j.t.engine); e != "innodb" && e != "" && !d.opts.SchemaOnly && tab.rows > 0 {
 			nonTx = append(nonTx, j.t.name)
 		}
 	}
@@ -595,17 +624,19 @@ func (d *Database) dumpTable(ctx context.Context, c *sql.Conn, j *tableJob) erro
 			return fmt.Errorf("mysql: snapshot: %w", ctx.Err())
 		}
 	}
-	var name, create string
-	if err := c.QueryRowContext(ctx, "SHOW CREATE TABLE "+quoteIdent(t.name)).Scan(&name, &create); err != nil {
-		return d.wrap(ctx, "table "+quoteIdent(t.name), err)
-	}
-	var head bytes.Buffer
-	head.WriteString("\n--\n-- Table " + quoteIdent(oneLine(t.name)) + "\n--\n")
-	head.WriteString("DROP TABLE IF EXISTS " + quoteIdent(t.name) + ";\n")
-	head.WriteString(create + ";\n")
-	j.stmts += 2
-	if err := send(head.Bytes()); err != nil {
-		return err
+	if j.part == 0 {
+		var name, create string
+		if err := c.QueryRowContext(ctx, "SHOW CREATE TABLE "+quoteIdent(t.name)).Scan(&name, &create); err != nil {
+			return d.wrap(ctx, "table "+quoteIdent(t.name), err)
+		}
+		var head bytes.Buffer
+		head.WriteString("\n--\n-- Table " + quoteIdent(oneLine(t.name)) + "\n--\n")
+		head.WriteString("DROP TABLE IF EXISTS " + quoteIdent(t.name) + ";\n")
+		head.WriteString(create + ";\n")
+		j.stmts += 2
+		if err := send(head.Bytes()); err != nil {
+			return err
+		}
 	}
 	if d.opts.SchemaOnly {
 		return nil
@@ -628,9 +659,16 @@ func (d *Database) dumpTable(ctx context.Context, c *sql.Conn, j *tableJob) erro
 		return nil
 	}
 	query := "SELECT " + sel.String() + " FROM " + quoteIdent(t.name)
+	var where []string
 	if cond, ok := d.opts.Where[t.name]; ok {
-		query += " WHERE (" + cond + ")"
+		where = append(where, "("+cond+")")
 		j.filtered = true
+	}
+	if j.cond != "" {
+		where = append(where, j.cond)
+	}
+	if len(where) > 0 {
+		query += " WHERE " + strings.Join(where, " AND ")
 	}
 	if len(t.pk) > 0 {
 		pk := make([]string, len(t.pk))
@@ -789,3 +827,64 @@ func appendQuoted(b, s []byte) []byte {
 	b = append(b, s[start:]...)
 	return append(b, '\'')
 }
+
+// tableSum adds up the chunks of one table.
+type tableSum struct {
+	rows, bytes int64
+	sum         uint64
+}
+
+// chunks returns the row conditions of the parts a table is dumped in: one
+// empty condition, or primary key ranges when the table has a single-column
+// integer primary key, more than Options.ChunkRows rows by the server's
+// estimate, and several connections read.
+func (d *Database) chunks(ctx context.Context, s *session, t *table) ([]string, error) {
+	if d.opts.SchemaOnly || len(s.conns) < 2 || len(t.pk) != 1 || t.estRows <= int64(d.opts.ChunkRows) {
+		return []string{""}, nil
+	}
+	integer := false
+	for _, c := range t.cols {
+		if c.name == t.pk[0] {
+			switch c.dataType {
+			case "tinyint", "smallint", "mediumint", "int", "integer", "bigint":
+				integer = true
+			}
+		}
+	}
+	if !integer {
+		return []string{""}, nil
+	}
+	pk := quoteIdent(t.pk[0])
+	var lo, hi sql.NullInt64
+	if err := s.conns[0].QueryRowContext(ctx, "SELECT MIN("+pk+"), MAX("+pk+") FROM "+quoteIdent(t.name)).Scan(&lo, &hi); err != nil {
+		// An unsigned key above the int64 range: dump the table whole.
+		if ctx.Err() != nil {
+			return nil, d.wrap(ctx, "table "+quoteIdent(t.name), err)
+		}
+		return []string{""}, nil
+	}
+	if !lo.Valid || !hi.Valid || hi.Int64 <= lo.Int64 {
+		return []string{""}, nil
+	}
+	n := min((t.estRows+int64(d.opts.ChunkRows)-1)/int64(d.opts.ChunkRows), maxChunks)
+	span := uint64(hi.Int64) - uint64(lo.Int64)
+	step := span/uint64(n) + 1
+	var conds []string
+	prev := ""
+	for i := int64(1); i < n; i++ {
+		b := strconv.FormatInt(int64(uint64(lo.Int64)+uint64(i)*step), 10)
+		if prev == "" {
+			conds = append(conds, pk+" < "+b)
+		} else {
+			conds = append(conds, pk+" >= "+prev+" AND "+pk+" < "+b)
+		}
+		prev = b
+	}
+	if prev == "" {
+		return []string{""}, nil
+	}
+	return append(conds, pk+" >= "+prev), nil
+}
+
+// maxChunks bounds the parts one table is split into.
+const maxChunks = 64
