@@ -34,7 +34,18 @@ type RunOptions struct {
 	// ScheduleID and Slot identify the scheduled slot, for scheduled runs.
 	ScheduleID string
 	Slot       time.Time
+	// Claimed, when set, is a running run the caller already recorded (a
+	// scheduler's store.ClaimRun of a slot): Run runs it, keeping its ID,
+	// Owner, Attempt and lease, instead of recording a new run; Trigger,
+	// TriggeredBy, ScheduleID and Slot are then ignored. The lease is renewed
+	// and the result fenced with the claimed run's Owner and Attempt.
+	Claimed *store.Run
 }
+
+// ErrInterrupted, as the cause of the context given to Run (see
+// context.WithCancelCause), makes the run end as store.RunInterrupted rather
+// than store.RunCanceled: a host shutting down stopped it, nobody asked.
+var ErrInterrupted = errors.New("interrupted: the process is shutting down")
 
 // Result is the outcome of one run.
 type Result struct {
@@ -91,7 +102,9 @@ func (e *Engine) Run(ctx context.Context, job *Job, opts RunOptions) (*Result, e
 		StartedAt: e.opts.Now().UTC(),
 	}
 	keepCtx := context.WithoutCancel(ctx)
-	if err := e.store.CreateRun(keepCtx, run); err != nil {
+	if opts.Claimed != nil {
+		run = opts.Claimed
+	} else if err := e.store.CreateRun(keepCtx, run); err != nil {
 		return nil, fmt.Errorf("job %s: record run: %w", job.Name, err)
 	}
 	log := runLog{e: e, run: run, ctx: keepCtx}
@@ -119,7 +132,9 @@ func (e *Engine) Run(ctx context.Context, job *Job, opts RunOptions) (*Result, e
 	switch {
 	case x.sourceErr != nil || len(res.Failures) == len(job.Destinations):
 		run.Status = store.RunFailed
-		if cause := context.Cause(runCtx); runCtx.Err() != nil && errors.Is(cause, context.Canceled) {
+		if cause := context.Cause(runCtx); runCtx.Err() != nil && errors.Is(cause, ErrInterrupted) {
+			run.Status = store.RunInterrupted
+		} else if runCtx.Err() != nil && errors.Is(cause, context.Canceled) {
 			run.Status = store.RunCanceled
 		}
 		runErr = x.failure(runCtx, res)
