@@ -187,3 +187,7 @@ func byStatus(rs []store.Run, st store.RunStatus) []string {
 	}
 	return out
 }
+
+type slogLogger = slog.Logger
+
+func newDiscard() *slog.Logger { return slog.New(slog.DiscardHandler) }

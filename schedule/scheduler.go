@@ -629,7 +629,14 @@ func (s *Scheduler) sweepExpired() {
 		s.mu.Lock()
 		en, ok := s.entries[r.ScheduleID]
 		if ok && r.ScheduleID != "" && en.Job.Name == r.Job && r.Attempt <= en.Policy.Retries && !s.stopping {
-			s.submit(en, request{slot: r.Slot, trigger: store.TriggerRetry, by: "scheduler", attempt: r.Attempt + 1}, nil)
+			// A retry is owed: it waits for the current run, whatever the
+			// overlap policy.
+			req := request{slot: r.Slot, trigger: store.TriggerRetry, by: "scheduler", attempt: r.Attempt + 1}
+			if en.running == nil {
+				s.start(en, req)
+			} else {
+				en.queue = append(en.queue, req)
+			}
 		}
 		s.mu.Unlock()
 	}
