@@ -15,6 +15,7 @@ import (
 
 	gomysql "github.com/go-sql-driver/mysql"
 
+	"github.com/backupkit/backupkit/internal/redact"
 	"github.com/backupkit/backupkit/source"
 )
 
@@ -153,6 +154,18 @@ func New(opts Options) (*Database, error) {
 	db.SetConnMaxIdleTime(time.Minute)
 	db.SetMaxIdleConns(opts.Parallel + 1)
 	return &Database{opts: opts, db: db}, nil
+}
+
+// String describes the Database without its password:
+// "mysql://user@host:port/db".
+func (d *Database) String() string { return "mysql://" + d.location() }
+
+// String describes the options with the password masked, so that printing
+// them never shows it.
+func (o Options) String() string {
+	o.Password = redact.Mask
+	type plain Options // without this method
+	return fmt.Sprintf("%+v", plain(o))
 }
 
 // Options returns the Database's options with defaults filled in.

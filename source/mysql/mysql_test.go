@@ -634,3 +634,14 @@ func TestChunks(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, canonical(t, plain.Bytes()), canonical(t, again.Bytes()))
 }
+
+func TestStringsHidePassword(t *testing.T) {
+	o := mysql.Options{User: "u", Password: "hunter2-secret", Database: "db"}
+	assert.NotContains(t, fmt.Sprint(o), "hunter2-secret")
+	assert.NotContains(t, fmt.Sprintf("%+v", o), "hunter2-secret")
+	d, err := mysql.New(o)
+	require.NoError(t, err)
+	defer d.Close()
+	assert.Equal(t, "mysql://u@127.0.0.1:3306/db", d.String())
+	assert.NotContains(t, fmt.Sprintf("%+v %v", d, d), "hunter2-secret")
+}
