@@ -12,7 +12,7 @@
 // URL query parameters: tables and exclude (path.Match patterns, repeated or
 // comma-separated), where (TABLE:CONDITION, repeatable, like mysqldump
 // --where; recorded in Info.Details["where.TABLE"]), chunk_rows, parallel, rows_per_insert, max_insert_bytes (positive
-// integers), schema_only and no_triggers (booleans). Unknown parameters are
+// integers), schema_only, no_triggers, routines and events (booleans). Unknown parameters are
 // errors. Errors and Info never contain the password.
 //
 // # Consistency
@@ -56,8 +56,11 @@
 //     ...) with its column names, then each view's definition (CREATE OR
 //     REPLACE), so that views using other views load in any order. Then
 //     triggers, each between "DELIMITER ;;" and "DELIMITER ;" with its own
-//     SQL_MODE. DEFINER clauses are removed, so the restoring account
-//     becomes the definer.
+//     SQL_MODE. With Options.Routines, stored procedures and functions
+//     follow, and with Options.Events the database's events, each with
+//     its SQL_MODE, a DROP … IF EXISTS and its definition between the same
+//     DELIMITER lines. DEFINER clauses are removed, so the restoring
+//     account becomes the definer.
 //   - A footer that restores the saved session settings, and a last line
 //     "-- backupkit dump end: statements=N crc32c=XXXXXXXX" counting the
 //     statements and checksumming (CRC-32C) every byte before it.

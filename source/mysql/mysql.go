@@ -91,6 +91,11 @@ type Options struct {
 	SchemaOnly bool
 	// NoTriggers leaves triggers out of the dump.
 	NoTriggers bool
+	// Routines adds stored procedures and functions to the dump (the
+	// account needs to be able to read their definitions).
+	Routines bool
+	// Events adds the database's scheduled events to the dump.
+	Events bool
 }
 
 // Database is a MySQL or MariaDB database, as a source. Create one with New.
@@ -340,8 +345,12 @@ func openURL(_ context.Context, u *url.URL) (source.Source, error) {
 			o.SchemaOnly, err = boolean(vs)
 		case "no_triggers":
 			o.NoTriggers, err = boolean(vs)
+		case "routines":
+			o.Routines, err = boolean(vs)
+		case "events":
+			o.Events, err = boolean(vs)
 		default:
-			return nil, fmt.Errorf("mysql URL: unknown parameter %q (known: tables, exclude, where, parallel, chunk_rows, rows_per_insert, max_insert_bytes, schema_only, no_triggers)", k)
+			return nil, fmt.Errorf("mysql URL: unknown parameter %q (known: tables, exclude, where, parallel, chunk_rows, rows_per_insert, max_insert_bytes, schema_only, no_triggers, routines, events)", k)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("mysql URL: parameter %q: %w", k, err)

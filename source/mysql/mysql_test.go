@@ -645,3 +645,39 @@ func TestStringsHidePassword(t *testing.T) {
 	assert.Equal(t, "mysql://u@127.0.0.1:3306/db", d.String())
 	assert.NotContains(t, fmt.Sprintf("%+v %v", d, d), "hunter2-secret")
 }
+
+func TestRoutinesAndEvents(t *testing.T) {
+	s := newServer(t)
+	db := s.newDB(t)
+	s.exec(t, db, "CREATE TABLE t (a INT PRIMARY KEY);"+
+		"CREATE PROCEDURE p(IN x INT) BEGIN INSERT INTO t VALUES (x); SELECT 'a;b'; END;"+
+		"CREATE FUNCTION f(x INT) RETURNS INT DETERMINISTIC RETURN x * 2;"+
+		"CREATE EVENT e ON SCHEDULE EVERY 1 DAY STARTS '2030-01-01 00:00:00' DISABLE DO DELETE FROM t;")
+	o := s.opts(db)
+	o.Routines, o.Events = true, true
+	src := s.open(t, o)
+	var dump bytes.Buffer
+	_, err := src.Snapshot(t.Context(), &dump)
+	require.NoError(t, err)
+	for _, want := range []string{"DROP PROCEDURE IF EXISTS `p`", "DROP FUNCTION IF EXISTS `f`", "DROP EVENT IF EXISTS `e`"} {
+		assert.Contains(t, dump.String(), want)
+	}
+	for _, how := range []string{"restore", "client"} {
+		target := testenv.UniqueName(t) + how[:1]
+		s.dropLater(t, target)
+		if how == "restore" {
+			require.NoError(t, src.Restore(t.Context(), bytes.NewReader(dump.Bytes()), source.RestoreOptions{Target: target}))
+		} else {
+			s.exec(t, "", "CREATE DATABASE "+target)
+			mysqlClient(t, s, target, dump.Bytes())
+		}
+		var n int
+		require.NoError(t, s.admin.QueryRow("SELECT COUNT(*) FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = ?", target).Scan(&n))
+		assert.Equal(t, 2, n, how)
+		require.NoError(t, s.admin.QueryRow("SELECT COUNT(*) FROM information_schema.EVENTS WHERE EVENT_SCHEMA = ?", target).Scan(&n))
+		assert.Equal(t, 1, n, how)
+		var v int
+		require.NoError(t, s.admin.QueryRow("SELECT `"+target+"`.f(21)").Scan(&v))
+		assert.Equal(t, 42, v)
+	}
+}

@@ -503,6 +503,24 @@ func (d *Database) Snapshot(ctx context.Context, w io.Writer) (source.Info, erro
 		}
 		stmts += n
 	}
+	if d.opts.Routines {
+		for _, kind := range []string{"PROCEDURE", "FUNCTION"} {
+			n, err := d.dumpObjects(ctx, c, cw, kind,
+				"SELECT ROUTINE_NAME FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = ? AND ROUTINE_TYPE = '"+kind+"' ORDER BY ROUTINE_NAME", 2)
+			if err != nil {
+				return info, err
+			}
+			stmts += n
+		}
+	}
+	if d.opts.Events {
+		n, err := d.dumpObjects(ctx, c, cw, "EVENT",
+			"SELECT EVENT_NAME FROM information_schema.EVENTS WHERE EVENT_SCHEMA = ? ORDER BY EVENT_NAME", 3)
+		if err != nil {
+			return info, err
+		}
+		stmts += n
+	}
 	cw.WriteString("\n")
 	for _, st := range []string{
 		"SET SQL_NOTES=@OLD_SQL_NOTES",
@@ -888,3 +906,64 @@ func (d *Database) chunks(ctx context.Context, s *session, t *table) ([]string, 
 
 // maxChunks bounds the parts one table is split into.
 const maxChunks = 64
+
+// dumpObjects writes the stored procedures, functions or events (kind)
+// that list names, each with the SQL_MODE it was created under, a DROP …
+// IF EXISTS and its definition (column defCol of SHOW CREATE kind) between
+// DELIMITER ;; and DELIMITER ;.
+func (d *Database) dumpObjects(ctx context.Context, c *sql.Conn, cw *countingWriter, kind, list string, defCol int) (int, error) {
+	lower := strings.ToLower(kind)
+	rows, err := c.QueryContext(ctx, list, d.opts.Database)
+	if err != nil {
+		return 0, d.wrap(ctx, "list "+lower+"s", err)
+	}
+	var names []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			rows.Close()
+			return 0, d.wrap(ctx, "list "+lower+"s", err)
+		}
+		names = append(names, n)
+	}
+	if err := rows.Err(); err != nil {
+		return 0, d.wrap(ctx, "list "+lower+"s", err)
+	}
+	stmts := 0
+	for _, n := range names {
+		rows, err := c.QueryContext(ctx, "SHOW CREATE "+kind+" "+quoteIdent(n))
+		if err != nil {
+			return 0, d.wrap(ctx, lower+" "+quoteIdent(n), err)
+		}
+		cols, _ := rows.Columns()
+		if !rows.Next() || len(cols) <= defCol {
+			rows.Close()
+			return 0, d.wrap(ctx, lower+" "+quoteIdent(n), errors.New("SHOW CREATE "+kind+" returned nothing"))
+		}
+		vals := make([]sql.RawBytes, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			rows.Close()
+			return 0, d.wrap(ctx, lower+" "+quoteIdent(n), err)
+		}
+		if vals[defCol] == nil {
+			rows.Close()
+			return 0, fmt.Errorf("mysql: snapshot: the account may not read the definition of %s %s", lower, quoteIdent(n))
+		}
+		mode, def := string(vals[1]), stripDefiner(string(vals[defCol]))
+		rows.Close()
+		if strings.Contains(def, ";;") {
+			return 0, fmt.Errorf("mysql: snapshot: %s %s contains \";;\", which the dump uses as delimiter", lower, quoteIdent(n))
+		}
+		cw.WriteString("\n--\n-- " + strings.ToUpper(lower[:1]) + lower[1:] + " " + quoteIdent(oneLine(n)) + "\n--\n")
+		cw.WriteString("SET @OLD_OBJECT_SQL_MODE=@@SQL_MODE, SQL_MODE=" + quoteString(mode) + ";\n")
+		cw.WriteString("DROP " + kind + " IF EXISTS " + quoteIdent(n) + ";\n")
+		cw.WriteString("DELIMITER ;;\n" + def + " ;;\nDELIMITER ;\n")
+		cw.WriteString("SET SQL_MODE=@OLD_OBJECT_SQL_MODE;\n")
+		stmts += 4
+	}
+	return stmts, nil
+}
