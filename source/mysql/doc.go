@@ -9,11 +9,13 @@
 //	db, err := mysql.New(mysql.Options{Addr: "db:3306", User: "backup", Password: pw, Database: "shop"})
 //	src, err := source.Open(ctx, "mysql://backup:pw@db:3306/shop?exclude=cache_*&parallel=4")
 //
-// URL query parameters: tables and exclude (path.Match patterns, repeated or
-// comma-separated), where (TABLE:CONDITION, repeatable, like mysqldump
-// --where; recorded in Info.Details["where.TABLE"]), chunk_rows, parallel, rows_per_insert, max_insert_bytes (positive
-// integers), schema_only, no_triggers, routines and events (booleans). Unknown parameters are
-// errors. Errors and Info never contain the password.
+// URL query parameters: tables and exclude (path.Match patterns, repeated
+// or comma-separated), where (TABLE:CONDITION, repeatable, like mysqldump
+// --where; recorded in Info.Details["where.TABLE"]), chunk_rows, parallel,
+// rows_per_insert and max_insert_bytes (positive integers), schema_only,
+// no_triggers, routines and events (booleans); each maps to a field of
+// [Options]. Unknown parameters are errors. Errors, Info and the String
+// methods never contain the password.
 //
 // # Consistency
 //
