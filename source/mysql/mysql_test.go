@@ -454,6 +454,27 @@ func TestUnprivileged(t *testing.T) {
 	o := s.opts(db)
 	o.User, o.Password = user, "pw-"+user
 	src := s.open(t, o)
+
+	// Without any privilege on a database the account cannot even see it.
+	other := s.newDB(t)
+	s.exec(t, other, "CREATE TABLE t (a INT)")
+	noAccess := s.open(t, func() mysql.Options { o := o; o.Database = other; return o }())
+	err := noAccess.Check(t.Context())
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "cannot see it")
+	_, err = noAccess.Snapshot(t.Context(), &bytes.Buffer{})
+	require.Error(t, err)
+	// A table the account may not read fails Check, naming the table.
+	s.exec(t, db, "CREATE TABLE secret (a INT)")
+	s.exec(t, "", fmt.Sprintf("REVOKE SELECT ON %s.* FROM '%s'@'%%'; GRANT SELECT ON %s.t TO '%s'@'%%'", db, user, db, user))
+	err = src.Check(t.Context())
+	if err == nil {
+		t.Log("the server lists only readable tables: Check passes")
+	} else {
+		assert.Contains(t, err.Error(), "secret")
+	}
+	s.exec(t, "", fmt.Sprintf("GRANT SELECT ON %s.* TO '%s'@'%%'; DROP TABLE %s.secret", db, user, db))
+
 	st, err := src.Inspect(t.Context())
 	require.NoError(t, err)
 	assert.Equal(t, "single-connection", st.Consistency)
