@@ -13,7 +13,8 @@
 // or comma-separated), where (TABLE:CONDITION, repeatable, like mysqldump
 // --where; recorded in Info.Details["where.TABLE"]), chunk_rows, parallel,
 // rows_per_insert and max_insert_bytes (positive integers), schema_only,
-// no_triggers, routines and events (booleans); each maps to a field of
+// no_triggers, routines and events (booleans), engine (native or
+// mysqldump); each maps to a field of
 // [Options]. Unknown parameters are errors. Errors, Info and the String
 // methods never contain the password.
 //
@@ -99,9 +100,22 @@
 // table's rows as written in the dump (sum of the CRC-32Cs of the row tuples):
 // snapshotting a restored copy must give the same values.
 //
+// # The mysqldump engine
+//
+// With Options.Engine EngineMysqldump, Snapshot runs mysqldump (or
+// mariadb-dump, or Options.DumpProgram) with --single-transaction
+// --hex-blob --tz-utc --default-character-set=utf8mb4 --skip-dump-date and
+// the options that match Tables, Exclude, NoTriggers, Routines, Events and
+// SchemaOnly, passing the password in the MYSQL_PWD environment variable,
+// and streams its output unchanged. It fails with a clear error when the
+// program is missing, and with its standard error when it fails. Where
+// filters are not supported; Info has no Items (mysqldump does not count
+// rows) and Details["engine"] is "mysqldump".
+//
 // # Restore
 //
-// [Database.Restore] accepts only dumps written by this package. It reads
+// [Database.Restore] accepts dumps written by this package and, in a
+// weaker form, by mysqldump or mariadb-dump (below). It reads
 // the whole stream first, splitting it into statements (quotes, escapes,
 // comments and DELIMITER handled as the mysql client does), refusing
 // statements a one-database dump never holds (USE, CREATE/DROP DATABASE,

@@ -96,6 +96,13 @@ type Options struct {
 	Routines bool
 	// Events adds the database's scheduled events to the dump.
 	Events bool
+	// Engine is EngineNative (empty means the same) or EngineMysqldump,
+	// which runs the mysqldump (or mariadb-dump) program instead; see the
+	// package documentation.
+	Engine string
+	// DumpProgram is the program EngineMysqldump runs; empty means
+	// mysqldump, else mariadb-dump, found on PATH.
+	DumpProgram string
 }
 
 // Database is a MySQL or MariaDB database, as a source. Create one with New.
@@ -122,6 +129,11 @@ func New(opts Options) (*Database, error) {
 	}
 	if opts.Parallel < 0 || opts.RowsPerInsert < 0 || opts.MaxInsertBytes < 0 || opts.ChunkRows < 0 {
 		return nil, errors.New("mysql: Parallel, ChunkRows, RowsPerInsert and MaxInsertBytes must not be negative")
+	}
+	switch opts.Engine {
+	case "", EngineNative, EngineMysqldump:
+	default:
+		return nil, fmt.Errorf("mysql: unknown engine %q (known: %s, %s)", opts.Engine, EngineNative, EngineMysqldump)
 	}
 	if opts.ChunkRows == 0 {
 		opts.ChunkRows = DefaultChunkRows
@@ -345,12 +357,17 @@ func openURL(_ context.Context, u *url.URL) (source.Source, error) {
 			o.SchemaOnly, err = boolean(vs)
 		case "no_triggers":
 			o.NoTriggers, err = boolean(vs)
+		case "engine":
+			if len(vs) != 1 {
+				return nil, errors.New("mysql URL: parameter \"engine\": give it once")
+			}
+			o.Engine = vs[0]
 		case "routines":
 			o.Routines, err = boolean(vs)
 		case "events":
 			o.Events, err = boolean(vs)
 		default:
-			return nil, fmt.Errorf("mysql URL: unknown parameter %q (known: tables, exclude, where, parallel, chunk_rows, rows_per_insert, max_insert_bytes, schema_only, no_triggers, routines, events)", k)
+			return nil, fmt.Errorf("mysql URL: unknown parameter %q (known: tables, exclude, where, parallel, chunk_rows, rows_per_insert, max_insert_bytes, schema_only, no_triggers, routines, events, engine)", k)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("mysql URL: parameter %q: %w", k, err)

@@ -563,8 +563,10 @@ func TestRestoreRefusesForeign(t *testing.T) {
 	var dump bytes.Buffer
 	_, err := h.src.Snapshot(t.Context(), &dump)
 	require.NoError(t, err)
-	err = h.src.Restore(t.Context(), strings.NewReader("-- MySQL dump 10.13\nCREATE TABLE x (a INT);\n"), source.RestoreOptions{Target: h.RestoreTarget(t), DryRun: true})
+	err = h.src.Restore(t.Context(), strings.NewReader("-- Some other dump\nCREATE TABLE x (a INT);\n"), source.RestoreOptions{Target: h.RestoreTarget(t), DryRun: true})
 	require.ErrorIs(t, err, mysql.ErrNotDump)
+	err = h.src.Restore(t.Context(), strings.NewReader("-- MySQL dump 10.13\nCREATE TABLE x (a INT);\n"), source.RestoreOptions{Target: h.RestoreTarget(t), DryRun: true})
+	require.ErrorIs(t, err, mysql.ErrTruncated, "a mysqldump file without its completion line")
 	evil := strings.Replace(dump.String(), "SET NAMES utf8mb4;\n", "SET NAMES utf8mb4;\nUSE mysql;\n", 1)
 	err = h.src.Restore(t.Context(), strings.NewReader(evil), source.RestoreOptions{Target: h.RestoreTarget(t)})
 	require.ErrorContains(t, err, "not allowed")
@@ -701,4 +703,60 @@ func TestRoutinesAndEvents(t *testing.T) {
 		require.NoError(t, s.admin.QueryRow("SELECT `"+target+"`.f(21)").Scan(&v))
 		assert.Equal(t, 42, v)
 	}
+}
+
+// canonicalMysqldump is a mysqldump file without its comments and the
+// mariadb-dump sandbox line.
+func canonicalMysqldump(t testing.TB, snap []byte) any {
+	t.Helper()
+	var out []string
+	for l := range strings.SplitSeq(string(snap), "\n") {
+		if !strings.HasPrefix(l, "--") && !strings.HasPrefix(l, "/*M!999999") {
+			out = append(out, l)
+		}
+	}
+	if len(out) < 5 {
+		t.Fatalf("not a mysqldump file: %.60q", snap)
+	}
+	return strings.Join(out, "\n")
+}
+
+// TestConformanceMysqldump runs the suite with the engine that runs
+// mysqldump; Restore loads its output.
+func TestConformanceMysqldump(t *testing.T) {
+	if _, err := exec.LookPath("mysqldump"); err != nil {
+		if _, err := exec.LookPath("mariadb-dump"); err != nil {
+			if testenv.Required() {
+				t.Fatal("mysqldump is not installed")
+			}
+			t.Skip("mysqldump is not installed")
+		}
+	}
+	h := newHarness(t)
+	base := h.opts
+	h.opts = func(db string) mysql.Options {
+		o := base(db)
+		o.Engine = mysql.EngineMysqldump
+		return o
+	}
+	h.src = h.s.open(t, h.opts(h.db))
+	secret := h.s.cfg.Passwd
+	if strings.Contains(h.s.cfg.User+"@"+h.s.cfg.Addr, secret) {
+		secret = ""
+	}
+	sourcetest.Run(t, h, sourcetest.Config{
+		Lacks:     sourcetest.AtomicRestore,
+		Canonical: canonicalMysqldump,
+		Secret:    secret,
+	})
+}
+
+func TestMysqldumpMissing(t *testing.T) {
+	d, err := mysql.New(mysql.Options{Database: "db", Engine: mysql.EngineMysqldump, DumpProgram: "bk-no-such-dump-program"})
+	require.NoError(t, err)
+	defer d.Close()
+	_, err = d.Snapshot(t.Context(), &bytes.Buffer{})
+	require.ErrorContains(t, err, "not found")
+	_, err = mysql.New(mysql.Options{Database: "db", Engine: "bogus"})
+	require.Error(t, err)
 }

@@ -411,15 +411,17 @@ func (d *Database) Restore(ctx context.Context, r io.Reader, opts source.Restore
 		spool, sw = f, bufio.NewWriterSize(f, 1<<20)
 	}
 	tr := &trailerReader{r: r}
-	head := make([]byte, len(headerLine))
-	if _, err := io.ReadFull(tr, head); err != nil || string(head) != headerLine {
-		_, _ = io.Copy(io.Discard, tr) // read to the end so the reader's own error shows
-		if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+	br := bufio.NewReaderSize(tr, 1<<16)
+	head, _ := br.Peek(64)
+	native := bytes.HasPrefix(head, []byte(headerLine))
+	if !native && !isMysqldump(head) {
+		_, err := io.Copy(io.Discard, br) // read to the end so the reader's own error shows
+		if err != nil {
 			return fmt.Errorf("mysql: restore: %w", err)
 		}
 		return fmt.Errorf("mysql: restore: %w (bad first line)", ErrNotDump)
 	}
-	sp := NewSplitter(tr)
+	sp := NewSplitter(br)
 	n := 0
 	var lenBuf [binary.MaxVarintLen64]byte
 	for {
@@ -447,7 +449,11 @@ func (d *Database) Restore(ctx context.Context, r io.Reader, opts source.Restore
 			}
 		}
 	}
-	if err := tr.verify(n); err != nil {
+	verify := tr.verify
+	if !native {
+		verify = tr.verifyCompleted
+	}
+	if err := verify(n); err != nil {
 		return fmt.Errorf("mysql: restore: %w", err)
 	}
 	if opts.DryRun {
@@ -459,11 +465,11 @@ func (d *Database) Restore(ctx context.Context, r io.Reader, opts source.Restore
 	if _, err := spool.Seek(0, io.SeekStart); err != nil {
 		return fmt.Errorf("mysql: restore: %w", err)
 	}
-	return d.load(ctx, bufio.NewReaderSize(spool, 1<<20), n, target, opts.DropExisting)
+	return d.load(ctx, bufio.NewReaderSize(spool, 1<<20), n, target, opts.DropExisting, native)
 }
 
 // load runs the n spooled statements against target.
-func (d *Database) load(ctx context.Context, r *bufio.Reader, n int, target string, drop bool) (err error) {
+func (d *Database) load(ctx context.Context, r *bufio.Reader, n int, target string, drop, native bool) (err error) {
 	conn, err := d.db.Conn(ctx)
 	if err != nil {
 		return d.wrap(ctx, "restore: connect", err)
@@ -512,6 +518,11 @@ func (d *Database) load(ctx context.Context, r *bufio.Reader, n int, target stri
 	// a dump's header sets it; every other statement runs on conn, in
 	// order, after all INSERTs before it have finished.
 	workers := d.opts.Parallel
+	if !native {
+		// mysqldump's output locks each table (LOCK TABLES … WRITE) on the
+		// main connection: its INSERTs must run there too.
+		workers = 1
+	}
 	var (
 		wg       sync.WaitGroup // workers
 		inflight sync.WaitGroup // INSERTs sent and not yet done
@@ -609,4 +620,25 @@ func execRetry(ctx context.Context, c *sql.Conn, st []byte) error {
 			return err
 		}
 	}
+}
+
+// isMysqldump reports whether a stream starts like mysqldump's or
+// mariadb-dump's output.
+func isMysqldump(head []byte) bool {
+	h := head
+	if bytes.HasPrefix(h, []byte("/*M!999999")) { // mariadb-dump's sandbox line
+		if i := bytes.IndexByte(h, '\n'); i >= 0 {
+			h = h[i+1:]
+		}
+	}
+	return bytes.HasPrefix(h, []byte("-- MySQL dump ")) || bytes.HasPrefix(h, []byte("-- MariaDB dump "))
+}
+
+// verifyCompleted checks that a mysqldump stream ends with its "-- Dump
+// completed" line.
+func (t *trailerReader) verifyCompleted(int) error {
+	if len(t.line) > 0 || t.lineLong || t.lastLong || !bytes.HasPrefix(t.last, []byte("-- Dump completed")) {
+		return ErrTruncated
+	}
+	return nil
 }

@@ -323,6 +323,9 @@ type tableJob struct {
 // Snapshot writes a dump of the database to w; see the package
 // documentation for its layout and consistency.
 func (d *Database) Snapshot(ctx context.Context, w io.Writer) (source.Info, error) {
+	if d.opts.Engine == EngineMysqldump {
+		return d.snapshotExternal(ctx, w)
+	}
 	info := source.Info{Kind: Kind, Format: Format, Location: d.location()}
 	if err := ctx.Err(); err != nil {
 		return info, fmt.Errorf("mysql: snapshot: %w", err)
