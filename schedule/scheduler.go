@@ -232,25 +232,26 @@ type Scheduler struct {
 	st     store.Store
 	opts   Options
 
-	mu        sync.Mutex
-	cond      *sync.Cond // signaled when active changes
-	entries   map[string]*entry
-	heap      entryHeap
-	started   bool
-	stopping  bool
-	active    int                       // executions in flight
-	parked    map[*context.Context]bool // executions blocked in a test's runner (tests only)
-	timer     Timer
-	sweep     Timer
-	wake      chan struct{}
-	flushReq  chan chan struct{}
-	quit      chan struct{}
-	loopDone  chan struct{}
-	global    chan struct{}
-	perSource map[string]chan struct{}
-	runCtx    context.Context
-	cancel    context.CancelCauseFunc
-	wg        sync.WaitGroup
+	mu         sync.Mutex
+	cond       *sync.Cond // signaled when active changes
+	entries    map[string]*entry
+	heap       entryHeap
+	started    bool
+	stopping   bool
+	active     int                       // executions in flight
+	parked     map[*context.Context]bool // executions blocked in a test's runner (tests only)
+	timer      Timer
+	sweep      Timer
+	wake       chan struct{}
+	flushReq   chan chan struct{}
+	quit       chan struct{}
+	loopDone   chan struct{}
+	global     chan struct{}
+	perSource  map[string]chan struct{}
+	runCtx     context.Context
+	cancel     context.CancelCauseFunc
+	wg         sync.WaitGroup
+	graceArmed bool // Stop waits on its grace timer (for tests)
 }
 
 type entry struct {
@@ -898,10 +899,12 @@ func (s *Scheduler) execute(ctx context.Context, en *entry, req request) {
 		s.emit(Event{Type: EventRetry, Time: s.opts.Clock.Now().Add(wait), ScheduleID: en.ID, Job: en.Job.Name,
 			Slot: req.slot, Attempt: req.attempt + 1, Status: status})
 		fired := make(chan struct{})
-		t := s.opts.Clock.AfterFunc(wait, func() { close(fired) })
+		idle := s.park(ctx) // waiting on the clock, not busy
+		t := s.opts.Clock.AfterFunc(wait, func() { idle(); close(fired) })
 		select {
 		case <-fired:
 		case <-ctx.Done():
+			idle()
 			t.Stop()
 			return
 		}
@@ -1020,6 +1023,9 @@ func (s *Scheduler) Stop(ctx context.Context) error {
 	grace := make(chan struct{})
 	t := s.opts.Clock.AfterFunc(s.opts.ShutdownGrace, func() { close(grace) })
 	defer t.Stop()
+	s.mu.Lock()
+	s.graceArmed = true
+	s.mu.Unlock()
 	select {
 	case <-finished:
 		return nil
@@ -1063,9 +1069,10 @@ func (s *Scheduler) parkedLive() int {
 	return n
 }
 
-// park counts an execution whose run context is ctx as blocked on purpose
-// in a test's runner, until unpark is called (for quiesce). A parked
-// execution whose ctx ends counts as busy again.
+// park counts an execution whose run context is ctx as idle (waiting on the
+// clock for a retry, or blocked on purpose in a test's runner) until unpark
+// is called, for quiesce. A parked execution whose ctx ends counts as busy
+// again.
 func (s *Scheduler) park(ctx context.Context) (unpark func()) {
 	s.mu.Lock()
 	if s.parked == nil {
