@@ -161,14 +161,22 @@ const (
 
 // Event reports something the Scheduler did.
 type Event struct {
-	Type        EventType
-	Time        time.Time // the clock's time, or when a retry will run
-	ScheduleID  string
-	Job         string
-	Slot        time.Time // nominal slot; zero for manual runs
-	Attempt     int
-	RunID       string
-	Status      store.RunStatus
+	// Type says what happened; Time when, by the scheduler's clock (for
+	// EventRetry: when the retry will run).
+	Type EventType
+	Time time.Time
+	// ScheduleID and Job name the schedule and its job; Slot is the nominal
+	// slot (zero for manual runs) and Attempt counts from 1.
+	ScheduleID string
+	Job        string
+	Slot       time.Time
+	Attempt    int
+	// RunID is the stored run, when one was recorded; Status its status (for
+	// EventFinished, EventLeaseLost, EventSkipped, EventMissed, EventInterrupted).
+	RunID  string
+	Status store.RunStatus
+	// Reason explains skipped, missed, interrupted and failed runs;
+	// TriggeredBy is who asked for a manual run; Err is the run's error.
 	Reason      string
 	TriggeredBy string
 	Err         error
