@@ -248,3 +248,36 @@ func (h *harness) hasGraceTimer() bool {
 	defer h.s.mu.Unlock()
 	return h.s.stopping && h.s.graceArmed
 }
+
+// TestCancel: a running backup is canceled on request, recorded as
+// canceled with who asked, and not retried.
+func TestCancel(t *testing.T) {
+	h := newHarness(t, utc("2026-06-01T09:59:00Z"), Options{})
+	var mu sync.Mutex
+	var unpark func()
+	h.runner.behave = func(ctx context.Context, r *store.Run) store.RunStatus {
+		mu.Lock()
+		unpark = h.s.park(ctx)
+		mu.Unlock()
+		<-ctx.Done()
+		return store.RunCanceled
+	}
+	h.add(Entry{Cron: "0 10 * * *", Policy: Policy{Retries: 3}})
+	h.start()
+	ok, err := h.s.Cancel("s1", "alice")
+	require.NoError(t, err)
+	assert.False(t, ok, "nothing runs yet")
+	h.set(utc("2026-06-01T10:00:00Z"))
+	ok, err = h.s.Cancel("s1", "alice")
+	require.NoError(t, err)
+	assert.True(t, ok)
+	h.s.quiesce()
+	mu.Lock()
+	unpark()
+	mu.Unlock()
+	h.set(utc("2026-06-01T11:00:00Z"))
+	rs := h.runs()
+	require.Len(t, rs, 1, "not retried")
+	assert.Equal(t, store.RunCanceled, rs[0].Status)
+	assert.Contains(t, rs[0].Reason, "canceled by alice")
+}

@@ -502,6 +502,24 @@ func (s *Scheduler) RunNow(id, triggeredBy string) error {
 	return nil
 }
 
+// Cancel cancels the schedule's running backup, if any, on behalf of
+// canceledBy; the engine records it as canceled, with the reason, and it is
+// not retried. Queued slots still run. It reports whether a run was
+// canceled.
+func (s *Scheduler) Cancel(id, canceledBy string) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	en, ok := s.entries[id]
+	if !ok {
+		return false, fmt.Errorf("%w %q", ErrUnknownSchedule, id)
+	}
+	if en.running == nil {
+		return false, nil
+	}
+	en.running.cancel(fmt.Errorf("canceled by %s: %w", canceledBy, context.Canceled))
+	return true, nil
+}
+
 // schedule computes en's next slot after now and places it in the heap
 // (s.mu held).
 func (s *Scheduler) schedule(en *entry, now time.Time) {
@@ -906,13 +924,31 @@ func (s *Scheduler) execute(ctx context.Context, en *entry, req request) {
 		}
 		s.emit(Event{Type: EventRetry, Time: s.opts.Clock.Now().Add(wait), ScheduleID: en.ID, Job: en.Job.Name,
 			Slot: req.slot, Attempt: req.attempt + 1, Status: status})
+		// Wait on the clock. The wait counts as idle (see park) from when
+		// the timer is set until it fires.
 		fired := make(chan struct{})
-		idle := s.park(ctx) // waiting on the clock, not busy
-		t := s.opts.Clock.AfterFunc(wait, func() { idle(); close(fired) })
+		var mu sync.Mutex
+		var idle func()
+		done := false
+		unpark := func() {
+			mu.Lock()
+			defer mu.Unlock()
+			done = true
+			if idle != nil {
+				idle()
+				idle = nil
+			}
+		}
+		t := s.opts.Clock.AfterFunc(wait, func() { unpark(); close(fired) })
+		mu.Lock()
+		if !done {
+			idle = s.park(ctx)
+		}
+		mu.Unlock()
 		select {
 		case <-fired:
 		case <-ctx.Done():
-			idle()
+			unpark()
 			t.Stop()
 			return
 		}
@@ -998,7 +1034,7 @@ func (s *Scheduler) attempt(ctx context.Context, en *entry, req request) (store.
 	}
 	s.emit(ev)
 	cause := context.Cause(runCtx)
-	userStop := errors.Is(cause, errReplaced) || errors.Is(cause, backup.ErrInterrupted)
+	userStop := errors.Is(cause, errReplaced) || errors.Is(cause, backup.ErrInterrupted) || errors.Is(cause, context.Canceled)
 	return status, !userStop && (status == store.RunFailed || status == store.RunInterrupted)
 }
 
