@@ -502,6 +502,17 @@ type Connections interface {
 	DeleteConnection(ctx context.Context, id string, cascade bool) error
 }
 
+// KeyRotator is implemented by stores that encrypt connections' credentials
+// with a current key while older keys still decrypt (store/sqlstore does);
+// check for it with a type assertion on a Store.
+type KeyRotator interface {
+	// RotateKeys re-encrypts with the current key the credentials of every
+	// connection sealed with an older one, and reports how many it rewrote.
+	// It is idempotent and safe to interrupt and run again. A store without
+	// a credentials key fails.
+	RotateKeys(ctx context.Context) (n int, err error)
+}
+
 // Store is everything backupkit persists. Implementations are safe for
 // concurrent use.
 type Store interface {

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"sort"
 	"strings"
 
 	"github.com/backupkit/backupkit/store"
@@ -26,9 +27,27 @@ const KeySize = 32
 // WithKey supplies the key that encrypts connection credentials at rest
 // (AES-256-GCM): exactly KeySize random bytes, kept by the host outside the
 // database (a file, a secret manager). Without it, connections with Secrets
-// cannot be stored or read. Open fails for a key of another size.
+// cannot be stored or read. Open fails for a key of another size. It is
+// WithKeys(key): it replaces any keys given before.
 func WithKey(key []byte) Option {
-	return func(o *options) { o.key = bytes.Clone(key) }
+	return WithKeys(key)
+}
+
+// WithKeys supplies the credentials keys for key rotation: current encrypts
+// every credential written from now on and decrypts those sealed with it; the
+// old keys only decrypt. The key is picked by the fingerprint stored with each
+// sealed value, and DB.RotateKeys re-encrypts every value sealed with an old
+// key under the current one. Each key is KeySize bytes (Open fails
+// otherwise); old keys without a current key are refused. WithKeys replaces
+// any keys given before.
+func WithKeys(current []byte, old ...[]byte) Option {
+	return func(o *options) {
+		o.key = bytes.Clone(current)
+		o.oldKeys = nil
+		for _, k := range old {
+			o.oldKeys = append(o.oldKeys, bytes.Clone(k))
+		}
+	}
 }
 
 // sealedVersion is the first byte of a sealed secret: the format.
@@ -37,8 +56,8 @@ const sealedVersion = 1
 // A sealed secret is: version (1 byte) || key fingerprint (8 bytes: the start
 // of SHA-256 of the key) || nonce (12 bytes) || AES-256-GCM ciphertext and
 // tag. The connection's ID is the additional data, so a sealed secret moved to
-// another row does not open. The fingerprint tells "another key" from
-// "altered data" in the error.
+// another row does not open. The fingerprint selects the key that opens it and
+// tells "another key" from "altered data" in the error.
 const fingerprintSize = 8
 
 func fingerprint(key []byte) []byte {
@@ -46,11 +65,50 @@ func fingerprint(key []byte) []byte {
 	return sum[:fingerprintSize]
 }
 
+// Fingerprint returns the fingerprint of a credentials key as it appears in
+// errors and in the audit trail: 16 hex digits, the start of the key's
+// SHA-256. It identifies a key without revealing it.
+func Fingerprint(key []byte) string {
+	return hex.EncodeToString(fingerprint(key))
+}
+
 func checkKey(key []byte) error {
 	if key != nil && len(key) != KeySize {
 		return fmt.Errorf("sqlstore: credentials key is %d bytes; it must be %d (AES-256)", len(key), KeySize)
 	}
 	return nil
+}
+
+// keyring builds the fingerprint -> key map of the current and old keys.
+func keyring(o options) (map[string][]byte, error) {
+	if err := checkKey(o.key); err != nil {
+		return nil, err
+	}
+	if o.key == nil {
+		if len(o.oldKeys) > 0 {
+			return nil, errors.New("sqlstore: old credentials keys were given without a current key (key_file)")
+		}
+		return nil, nil
+	}
+	keys := map[string][]byte{Fingerprint(o.key): o.key}
+	for i, k := range o.oldKeys {
+		if err := checkKey(k); err != nil {
+			return nil, fmt.Errorf("sqlstore: old credentials key %d: %w", i+1, err)
+		}
+		if k == nil {
+			return nil, fmt.Errorf("sqlstore: old credentials key %d is empty", i+1)
+		}
+		keys[Fingerprint(k)] = k
+	}
+	return keys, nil
+}
+
+func newGCM(key []byte) (cipher.AEAD, error) {
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	return cipher.NewGCM(block)
 }
 
 func (db *DB) seal(id string, secrets map[string]string) ([]byte, error) {
@@ -64,11 +122,7 @@ func (db *DB) seal(id string, secrets map[string]string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	block, err := aes.NewCipher(db.key)
-	if err != nil {
-		return nil, err
-	}
-	gcm, err := cipher.NewGCM(block)
+	gcm, err := newGCM(db.key)
 	if err != nil {
 		return nil, err
 	}
@@ -83,6 +137,29 @@ func (db *DB) seal(id string, secrets map[string]string) ([]byte, error) {
 	return gcm.Seal(out, nonce, plain, []byte(id)), nil
 }
 
+// sealedWith returns the fingerprint a sealed secret names, or "" when it is
+// malformed.
+func sealedWith(sealed []byte) string {
+	if len(sealed) < 1+fingerprintSize || sealed[0] != sealedVersion {
+		return ""
+	}
+	return hex.EncodeToString(sealed[1 : 1+fingerprintSize])
+}
+
+// fingerprints lists the store's key fingerprints, the current one first.
+func (db *DB) fingerprints() string {
+	cur := Fingerprint(db.key)
+	list := []string{cur + " (current)"}
+	var old []string
+	for fp := range db.keys {
+		if fp != cur {
+			old = append(old, fp)
+		}
+	}
+	sort.Strings(old)
+	return strings.Join(append(list, old...), ", ")
+}
+
 func (db *DB) open(id string, sealed []byte) (map[string]string, error) {
 	if sealed == nil {
 		return nil, nil
@@ -90,21 +167,19 @@ func (db *DB) open(id string, sealed []byte) (map[string]string, error) {
 	if db.key == nil {
 		return nil, fmt.Errorf("sqlstore: connection %s: its credentials are encrypted and the store has no credentials key (open it with WithKey): %w", id, store.ErrWrongKey)
 	}
-	block, err := aes.NewCipher(db.key)
-	if err != nil {
-		return nil, err
-	}
-	gcm, err := cipher.NewGCM(block)
-	if err != nil {
-		return nil, err
-	}
-	head := 1 + fingerprintSize + gcm.NonceSize()
-	if len(sealed) < head+gcm.Overhead() || sealed[0] != sealedVersion {
+	const head = 1 + fingerprintSize + 12 // version, fingerprint, GCM nonce
+	fp := sealedWith(sealed)
+	if fp == "" || len(sealed) < head+16 {
 		return nil, fmt.Errorf("sqlstore: connection %s: stored credentials are malformed: %w", id, store.ErrWrongKey)
 	}
-	if fp := sealed[1 : 1+fingerprintSize]; !bytes.Equal(fp, fingerprint(db.key)) {
-		return nil, fmt.Errorf("sqlstore: connection %s: credentials were encrypted with another key (fingerprint %s, the store's key is %s): %w",
-			id, hex.EncodeToString(fp), hex.EncodeToString(fingerprint(db.key)), store.ErrWrongKey)
+	key, ok := db.keys[fp]
+	if !ok {
+		return nil, fmt.Errorf("sqlstore: connection %s: credentials were encrypted with another key (fingerprint %s; the store's keys are %s): add that key as an old key (old_key_file) to read them: %w",
+			id, fp, db.fingerprints(), store.ErrWrongKey)
+	}
+	gcm, err := newGCM(key)
+	if err != nil {
+		return nil, err
 	}
 	plain, err := gcm.Open(nil, sealed[1+fingerprintSize:head], sealed[head:], []byte(id))
 	if err != nil {
@@ -115,6 +190,100 @@ func (db *DB) open(id string, sealed []byte) (map[string]string, error) {
 		return nil, fmt.Errorf("sqlstore: connection %s: decrypted credentials: %w", id, err)
 	}
 	return secrets, nil
+}
+
+// rotateBatch is how many connections RotateKeys rewrites per transaction.
+const rotateBatch = 100
+
+// testHookAfterRotateBatch, when set by a test, runs after each committed
+// batch of RotateKeys.
+var testHookAfterRotateBatch func()
+
+// RotateKeys re-encrypts, under the current key (WithKeys), the credentials
+// of every connection sealed with another key, and reports how many it
+// rewrote. It works in transactions of up to 100 connections, re-reading each
+// one under the write lock, so it is safe to run while the store is in use, to
+// interrupt, and to run again: a second run rewrites nothing. A connection
+// whose key the store does not have (or whose credentials were altered) is
+// left as it is and reported in the error, matching store.ErrWrongKey, while
+// the others are still rewritten. Connections' UpdatedAt does not change. A
+// store without a credentials key fails without changing anything.
+func (db *DB) RotateKeys(ctx context.Context) (n int, err error) {
+	if db.key == nil {
+		return 0, errors.New("sqlstore: the store has no credentials key to rotate to: give it one (key_file= in the store URL, or WithKeys)")
+	}
+	cur := Fingerprint(db.key)
+	rows, err := db.read.QueryContext(ctx, db.d.rebind(`SELECT id, secret FROM connections WHERE secret IS NOT NULL ORDER BY id`))
+	if err != nil {
+		return 0, fmt.Errorf("sqlstore: rotate keys: %w", err)
+	}
+	var stale []string
+	for rows.Next() {
+		var id string
+		var sealed []byte
+		if err := rows.Scan(&id, &sealed); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("sqlstore: rotate keys: %w", err)
+		}
+		if sealedWith(sealed) != cur {
+			stale = append(stale, id)
+		}
+	}
+	if err := rows.Close(); err != nil {
+		return 0, fmt.Errorf("sqlstore: rotate keys: %w", err)
+	}
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("sqlstore: rotate keys: %w", err)
+	}
+	var errs []error
+	for len(stale) > 0 {
+		batch := stale[:min(rotateBatch, len(stale))]
+		stale = stale[len(batch):]
+		var done int
+		var failed []error
+		err := db.inWrite(ctx, func(t *tx) error {
+			done, failed = 0, nil // a retried transaction starts over
+			for _, id := range batch {
+				var sealed []byte
+				err := t.queryRow(ctx, `SELECT secret FROM connections WHERE id = ?`+db.d.forUpdate, id).Scan(&sealed)
+				if errors.Is(err, sql.ErrNoRows) {
+					continue // deleted meanwhile
+				}
+				if err != nil {
+					return err
+				}
+				if sealed == nil || sealedWith(sealed) == cur {
+					continue // cleared or rewritten meanwhile
+				}
+				secrets, err := db.open(id, sealed)
+				if err != nil {
+					failed = append(failed, err)
+					continue
+				}
+				resealed, err := db.seal(id, secrets)
+				if err != nil {
+					return err
+				}
+				if _, err := t.exec(ctx, `UPDATE connections SET secret = ? WHERE id = ?`, resealed, id); err != nil {
+					return err
+				}
+				done++
+			}
+			return nil
+		})
+		if err != nil {
+			return n, fmt.Errorf("sqlstore: rotate keys (%d connections rewritten before): %w", n, err)
+		}
+		n += done
+		errs = append(errs, failed...)
+		if testHookAfterRotateBatch != nil {
+			testHookAfterRotateBatch()
+		}
+	}
+	if len(errs) > 0 {
+		return n, fmt.Errorf("sqlstore: rotate keys: %d connections could not be re-encrypted: %w", len(errs), errors.Join(errs...))
+	}
+	return n, nil
 }
 
 func normalizeConnection(c *store.Connection) error {
@@ -359,11 +528,18 @@ func (db *DB) DeleteConnection(ctx context.Context, id string, cascade bool) err
 	return err
 }
 
-// KeyFileParam is the store URL query parameter naming a credentials key
-// file, for hosts that open the store by URL (store.Open), e.g.
-// "sqlite:///var/lib/backupd/store.db?key_file=/etc/backupd/store.key". It is
-// removed from the URL before the driver sees it.
+// KeyFileParam is the store URL query parameter naming the current
+// credentials key file, for hosts that open the store by URL (store.Open),
+// e.g. "sqlite:///var/lib/backupd/store.db?key_file=/etc/backupd/store.key".
+// It is removed from the URL before the driver sees it.
 const KeyFileParam = "key_file"
+
+// OldKeyFileParam is the store URL query parameter naming an old credentials
+// key file: a key that still decrypts but no longer encrypts (see WithKeys).
+// It may be repeated, and needs KeyFileParam beside it, e.g.
+// "...?key_file=/etc/backupd/store-2.key&old_key_file=/etc/backupd/store-1.key".
+// It is removed from the URL before the driver sees it.
+const OldKeyFileParam = "old_key_file"
 
 // LoadKey reads a credentials key file: KeySize raw bytes, or their hex (64
 // characters) or standard base64 encoding, with optional surrounding white
@@ -394,24 +570,39 @@ func LoadKey(path string) ([]byte, error) {
 	return nil, fmt.Errorf("sqlstore: credentials key file %s holds no %d-byte key (want %d raw bytes, or hex, or base64)", path, KeySize, KeySize)
 }
 
-// keyFromURL takes the key_file parameter out of u, loading the key it names.
-// It returns u without the parameter and the option carrying the key (nil
-// when there is none).
+// keyFromURL takes the key_file and old_key_file parameters out of u, loading
+// the keys they name. It returns u without them and the option carrying the
+// keys (nil when there are none).
 func keyFromURL(u *url.URL) (*url.URL, Option, error) {
 	if u.RawQuery == "" || !strings.Contains(u.RawQuery, KeyFileParam) {
 		return u, nil, nil
 	}
 	q, err := url.ParseQuery(u.RawQuery)
-	if err != nil || !q.Has(KeyFileParam) {
+	if err != nil || (!q.Has(KeyFileParam) && !q.Has(OldKeyFileParam)) {
 		return u, nil, nil // the driver reports a malformed query
 	}
-	path := q.Get(KeyFileParam)
+	if !q.Has(KeyFileParam) {
+		return nil, nil, fmt.Errorf("sqlstore: store URL has %s but no %s: the current key is needed", OldKeyFileParam, KeyFileParam)
+	}
+	if len(q[KeyFileParam]) > 1 {
+		return nil, nil, fmt.Errorf("sqlstore: store URL has %d %s parameters; give one (the current key) and the others as %s", len(q[KeyFileParam]), KeyFileParam, OldKeyFileParam)
+	}
+	path, oldPaths := q.Get(KeyFileParam), q[OldKeyFileParam]
 	q.Del(KeyFileParam)
+	q.Del(OldKeyFileParam)
 	c := *u
 	c.RawQuery = q.Encode()
 	key, err := LoadKey(path)
 	if err != nil {
 		return nil, nil, err
 	}
-	return &c, WithKey(key), nil
+	var old [][]byte
+	for _, p := range oldPaths {
+		k, err := LoadKey(p)
+		if err != nil {
+			return nil, nil, err
+		}
+		old = append(old, k)
+	}
+	return &c, WithKeys(key, old...), nil
 }

@@ -74,7 +74,7 @@ func TestWrongKey(t *testing.T) {
 }
 
 func TestSealRoundTrip(t *testing.T) {
-	db := &DB{key: testKey}
+	db := &DB{key: testKey, keys: map[string][]byte{Fingerprint(testKey): testKey}}
 	sealed, err := db.seal("id-1", map[string]string{"k": "v"})
 	require.NoError(t, err)
 	got, err := db.open("id-1", sealed)

@@ -109,14 +109,15 @@ func openMySQL(ctx context.Context, u *url.URL, opts ...Option) (*DB, error) {
 // openServer finishes opening a store on a database server: pool limits, a
 // ping, the migrations.
 func openServer(ctx context.Context, d *dialect, pool *sql.DB, o options, where, secret string) (*DB, error) {
-	if err := checkKey(o.key); err != nil {
+	keys, err := keyring(o)
+	if err != nil {
 		pool.Close()
 		return nil, err
 	}
 	pool.SetMaxOpenConns(o.maxConns)
 	pool.SetMaxIdleConns(o.maxConns)
 	pool.SetConnMaxIdleTime(5 * time.Minute)
-	db := &DB{d: d, write: pool, read: pool, key: o.key}
+	db := &DB{d: d, write: pool, read: pool, key: o.key, keys: keys}
 	if err := pool.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, maskSecret(fmt.Errorf("sqlstore: connect to %s: %w", where, err), secret)

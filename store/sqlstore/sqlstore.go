@@ -51,14 +51,19 @@ type DB struct {
 	// are the same single-connection pool.
 	write *sql.DB
 	read  *sql.DB
-	// key encrypts connection credentials (WithKey); nil when none was given.
-	key []byte
+	// key encrypts connection credentials (WithKey, WithKeys); nil when none
+	// was given. keys decrypt them: key and the old keys, by fingerprint.
+	key  []byte
+	keys map[string][]byte
 
 	closeOnce sync.Once
 	closeErr  error
 }
 
-var _ store.Store = (*DB)(nil)
+var (
+	_ store.Store      = (*DB)(nil)
+	_ store.KeyRotator = (*DB)(nil)
+)
 
 // Option changes how a DB is opened.
 type Option func(*options)
@@ -68,6 +73,7 @@ type options struct {
 	maxReadConns int
 	maxConns     int
 	key          []byte
+	oldKeys      [][]byte
 }
 
 // WithBusyTimeout sets how long SQLite waits for another process's lock before
@@ -91,7 +97,8 @@ func WithMaxReadConns(n int) Option {
 // scheme selects the dialect: "sqlite", "postgres" or "postgresql", "mysql"
 // (see the package documentation for the accepted forms). Any of them may
 // carry key_file=/path (KeyFileParam): the credentials key is loaded from
-// that file (LoadKey). Errors never include the URL's password.
+// that file (LoadKey), and old_key_file=/path (OldKeyFileParam, repeatable)
+// for old keys that still decrypt (WithKeys). Errors never include the URL's password.
 func OpenURL(ctx context.Context, u *url.URL, opts ...Option) (*DB, error) {
 	d, err := dialectFor(u.Scheme)
 	if err != nil {
@@ -102,7 +109,7 @@ func OpenURL(ctx context.Context, u *url.URL, opts ...Option) (*DB, error) {
 		return nil, err
 	}
 	if keyOpt != nil {
-		opts = append([]Option{keyOpt}, opts...) // an explicit WithKey wins
+		opts = append([]Option{keyOpt}, opts...) // an explicit WithKey or WithKeys wins
 	}
 	switch d {
 	case sqliteDialect:
@@ -160,10 +167,11 @@ func OpenSQLite(ctx context.Context, path string, opts ...Option) (*DB, error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	if err := checkKey(o.key); err != nil {
+	keys, err := keyring(o)
+	if err != nil {
 		return nil, err
 	}
-	db := &DB{d: sqliteDialect, key: o.key}
+	db := &DB{d: sqliteDialect, key: o.key, keys: keys}
 	if path == Memory {
 		w, err := sql.Open(sqliteDialect.driver, Memory+"?"+sqliteParams(o, true, false))
 		if err != nil {
