@@ -10,6 +10,7 @@
 //	backupd prune   [--config FILE] [--dry-run] JOB   apply the job's retention policy
 //	backupd protect   [--config FILE] BACKUP_ID       never let retention delete it
 //	backupd unprotect [--config FILE] BACKUP_ID
+//	backupd secrets rotate [--config FILE]          re-encrypt stored credentials with the current key
 //	backupd version
 //
 // The configuration file defaults to $BACKUPD_CONFIG, then ./backupd.yaml.
@@ -54,6 +55,8 @@ Usage:
                                                    (--dry-run: show the plan only)
   backupd protect   [--config FILE] BACKUP_ID      retention never deletes it
   backupd unprotect [--config FILE] BACKUP_ID      retention may delete it again
+  backupd secrets rotate [--config FILE]           re-encrypt the store's credentials
+                                                   with its current key (key_file=)
   backupd version                                  print the version
 
 The config file defaults to $BACKUPD_CONFIG, then ./backupd.yaml.
@@ -103,6 +106,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdPrune(ctx, args, stdout, stderr)
 	case "protect", "unprotect":
 		return cmdProtect(ctx, cmd, cmd == "protect", args, stdout, stderr)
+	case "secrets":
+		return cmdSecrets(ctx, args, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "backupd", backup.Version)
 		return nil
