@@ -38,8 +38,9 @@
 // parent folder with mode 0700. PostgreSQL URLs take any parameter pgx
 // understands (sslmode, search_path, ...); MySQL URLs take go-sql-driver DSN
 // parameters, except the ones the store fixes. Every form may add
-// key_file=/path/to/key (KeyFileParam), the credentials key file (LoadKey),
-// for hosts that open the store by URL. The database must exist; the store
+// key_file=/path/to/key (KeyFileParam), the current credentials key file
+// (LoadKey), and old_key_file=/path (OldKeyFileParam, repeatable) for old
+// keys, for hosts that open the store by URL. The database must exist; the store
 // creates its tables. Errors never contain the URL's password.
 //
 // # SQLite settings and concurrency
@@ -142,10 +143,13 @@
 // and its credentials (Secrets), sealed with AES-256-GCM under the key given
 // with WithKey (32 bytes the host keeps outside the database). A sealed value
 // is version || key fingerprint (8 bytes of SHA-256 of the key) || nonce ||
-// ciphertext, with the connection's ID as additional data. Reading it with
-// another key fails with store.ErrWrongKey saying so (the fingerprints
-// differ); altered data, or a value copied to another row, fails the same way
-// ("do not decrypt"); never garbage. Without a key, connections without
+// ciphertext, with the connection's ID as additional data. WithKeys adds old
+// keys for rotation: the current key seals, the stored fingerprint picks the
+// key that opens, and DB.RotateKeys re-seals every value under the current
+// key. A value whose key the store does not have fails with
+// store.ErrWrongKey naming the fingerprint it needs; altered data, or a value
+// copied to another row, fails the same way ("do not decrypt"); never
+// garbage. Without a key, connections without
 // Secrets still work. Schedules refer to connections by name within their
 // tenant; deleting a connection in use is refused naming the schedules, or
 // deletes them too with cascade.
