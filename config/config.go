@@ -129,9 +129,11 @@ type Job struct {
 	// Destinations names entries of Config.Destinations; at least one, no
 	// duplicates.
 	Destinations []string `yaml:"destinations"`
-	// Schedule is a cron expression with 5 or 6 fields, or one of @hourly,
-	// @daily, @midnight, @weekly, @monthly, @yearly and @annually, as written
-	// in the file. Empty means the job only runs when triggered.
+	// Schedule is a cron expression with 5 or 6 fields, one of @hourly,
+	// @daily, @midnight, @weekly, @monthly, @yearly and @annually, or a
+	// preset such as "daily at 02:30", "weekly on monday at 03:00" or
+	// "monthly on last at 04:00" (see package schedule), as written in the
+	// file. Empty means the job only runs when triggered.
 	Schedule string `yaml:"schedule"`
 	// Timezone is the IANA name of the zone Schedule is read in. Default
 	// DefaultTimezone.

@@ -90,15 +90,15 @@ func TestParseErrors(t *testing.T) {
 
 		// Values.
 		{"cron", valid + "    schedule: 61 * * * *\n",
-			`backupd.yaml:8: jobs[0].schedule: invalid cron expression "61 * * * *"`},
+			`backupd.yaml:8: jobs[0].schedule: invalid cron expression "61 * * * *": minute field "61": 61 is out of range 0-59`},
 		{"cron list item out of range", valid + "    schedule: 5,61 * * * *\n",
-			`backupd.yaml:8: jobs[0].schedule: invalid cron expression "5,61 * * * *"`},
+			`backupd.yaml:8: jobs[0].schedule: invalid cron expression "5,61 * * * *": minute field "5,61": 61 is out of range 0-59`},
 		{"cron too few fields", valid + "    schedule: '* * *'\n",
-			`backupd.yaml:8: jobs[0].schedule: invalid cron expression "* * *"`},
+			`backupd.yaml:8: jobs[0].schedule: invalid cron expression "* * *": want 5 fields (minute hour day-of-month month day-of-week) or 6 (with a leading second), got 3`},
 		{"cron seven fields", valid + "    schedule: '0 0 0 1 1 * 2030'\n",
-			`backupd.yaml:8: jobs[0].schedule: invalid cron expression "0 0 0 1 1 * 2030"`},
+			`backupd.yaml:8: jobs[0].schedule: invalid cron expression "0 0 0 1 1 * 2030": want 5 fields (minute hour day-of-month month day-of-week) or 6 (with a leading second), got 7`},
 		{"cron unknown preset", valid + "    schedule: '@every 5m'\n",
-			`backupd.yaml:8: jobs[0].schedule: invalid cron expression "@every 5m"`},
+			`backupd.yaml:8: jobs[0].schedule: invalid cron expression "@every 5m": unknown macro "@every 5m" (want @yearly, @annually, @monthly, @weekly, @daily, @midnight or @hourly)`},
 		{"timezone", valid + "    timezone: Europe/Berln\n",
 			`backupd.yaml:8: jobs[0].timezone: unknown time zone "Europe/Berln" (want an IANA name such as "Europe/Berlin" or "UTC")`},
 		{"timezone Local", valid + "    timezone: Local\n",
@@ -236,7 +236,7 @@ backupd.yaml:6: destinations.a.url: invalid URL "mysql://xxxxx": invalid port af
 backupd.yaml:8: jobs[0].name: invalid job name "Foo" (want lower-case letters, digits, '_' and '-', starting with a letter or digit, at most 63 characters)
 backupd.yaml:8: jobs[0].destinations: at least one destination is required
 backupd.yaml:9: jobs[0].destinatons: unknown key (did you mean "destinations"?)
-backupd.yaml:10: jobs[0].schedule: invalid cron expression "61 * * * *"
+backupd.yaml:10: jobs[0].schedule: invalid cron expression "61 * * * *": minute field "61": 61 is out of range 0-59
 backupd.yaml:11: jobs[0].timeout: expected a duration such as "2h", got a sequence
 backupd.yaml:12: jobs[0].source: environment variable NOPE is not set (use ${NOPE:-default} to give a default)
 backupd.yaml:15: jobs[1].destinations[1]: duplicate destination "a"

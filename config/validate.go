@@ -9,10 +9,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/adhocore/gronx"
 	"gopkg.in/yaml.v3"
 
 	"github.com/backupkit/backupkit/retention"
+	"github.com/backupkit/backupkit/schedule"
 )
 
 // namePattern is what job and destination names must match: they become
@@ -203,8 +203,10 @@ func (v *validator) job(c *Config, i int, destNames []string, first map[string]i
 		seen[name] = true
 	}
 
-	if j.Schedule != "" && !v.bad(at("schedule")) && !validCron(j.Schedule) {
-		v.add(at("schedule"), p, "invalid cron expression %q", j.Schedule)
+	if j.Schedule != "" && !v.bad(at("schedule")) {
+		if err := checkSchedule(j.Schedule); err != nil {
+			v.add(at("schedule"), p, "invalid cron expression %q: %s", j.Schedule, err)
+		}
 	}
 
 	if j.Timezone != "" && !v.bad(at("timezone")) {
@@ -282,43 +284,19 @@ func unknownDestination(name string, known []string) string {
 	return fmt.Sprintf("unknown destination %q (%sknown destinations: %s)", name, hint, strings.Join(known, ", "))
 }
 
-// cronPresets are the @ forms a schedule may use.
-var cronPresets = []string{"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"}
-
-// validCron reports whether expr is a cron expression with 5 or 6 fields that
-// gronx accepts, or one of cronPresets.
-func validCron(expr string) bool {
-	expr = strings.TrimSpace(expr)
+// checkSchedule parses a schedule as the scheduler will: 5 or 6 cron
+// fields, the @ macros, or a preset such as "daily at 02:30"; it also refuses
+// expressions that never fire ("0 0 30 2 *"). The time zone is checked
+// separately.
+func checkSchedule(expr string) error {
 	if len(expr) > 4096 {
-		return false // keeps the per-item check below cheap
+		return errors.New("longer than 4096 bytes")
 	}
-	if strings.HasPrefix(expr, "@") {
-		return slices.Contains(cronPresets, strings.ToLower(expr))
+	if _, err := schedule.Parse(expr, time.UTC); err != nil {
+		msg := strings.TrimPrefix(err.Error(), "schedule: ")
+		return errors.New(strings.TrimPrefix(msg, fmt.Sprintf("%q: ", strings.TrimSpace(expr))))
 	}
-	fields := strings.Fields(expr)
-	if len(fields) != 5 && len(fields) != 6 {
-		return false
-	}
-	g := gronx.New()
-	if !g.IsValid(expr) {
-		return false
-	}
-	// gronx checks a list such as "5,61" only up to the first item that
-	// matches its reference time, which makes the answer depend on the clock.
-	// Check every item on its own.
-	for i, f := range fields {
-		if !strings.Contains(f, ",") {
-			continue
-		}
-		alt := slices.Clone(fields)
-		for item := range strings.SplitSeq(f, ",") {
-			alt[i] = item
-			if !g.IsValid(strings.Join(alt, " ")) {
-				return false
-			}
-		}
-	}
-	return true
+	return nil
 }
 
 // validPrefix reports whether p is empty or a clean relative slash path
