@@ -23,6 +23,10 @@
 //	      max_total_size: 20GiB
 //	    health:                       # see docs/notifications.md
 //	      max_age: 26h
+//	    policy:                       # see docs/scheduling.md and Policy
+//	      overlap: queue
+//	      retries: 3
+//	      missed_grace: 3d
 //	notifications:
 //	  link: https://backupd.example/runs/{run}
 //	  notifiers:
@@ -154,6 +158,10 @@ type Job struct {
 	// Health says when the job's backups are unhealthy; nil (no "health"
 	// key) never checks.
 	Health *Health `yaml:"health"`
+	// Policy says how the scheduler runs the job's slots (overlap, missed
+	// slots, retries, jitter); nil (no "policy" key) takes the scheduler's
+	// defaults. See docs/scheduling.md.
+	Policy *Policy `yaml:"policy"`
 }
 
 // Notifications is the file's "notifications" block.

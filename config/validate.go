@@ -244,6 +244,10 @@ func (v *validator) job(c *Config, i int, destNames []string, first map[string]i
 	if j.Health != nil && !v.bad(at("health")) {
 		v.health(j.Health, at("health")) // notifications.go
 	}
+
+	if j.Policy != nil && !v.bad(at("policy")) {
+		v.policy(j.Policy, at("policy")) // policy.go
+	}
 }
 
 // retention checks a job's retention settings at path.

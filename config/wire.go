@@ -15,6 +15,7 @@ import (
 	"github.com/backupkit/backupkit/destination"
 	"github.com/backupkit/backupkit/internal/redact"
 	"github.com/backupkit/backupkit/notify"
+	"github.com/backupkit/backupkit/schedule"
 	"github.com/backupkit/backupkit/source"
 	"github.com/backupkit/backupkit/store"
 )
@@ -62,6 +63,9 @@ type ScheduledJob struct {
 	Schedule string
 	// Location is the time zone the schedule is read in.
 	Location *time.Location
+	// Policy is the job's "policy" block as a schedule.Policy; its zero
+	// fields (all of them without the block) take the scheduler's defaults.
+	Policy schedule.Policy
 }
 
 // SlogLevel returns the configuration's log level for log/slog.
@@ -144,11 +148,11 @@ func Open(ctx context.Context, cfg *Config, opts *OpenOptions) (rt *Runtime, err
 		if err := job.Validate(); err != nil {
 			return nil, err
 		}
-		schedule := j.Schedule
-		if strings.EqualFold(schedule, "@midnight") {
-			schedule = "@daily"
+		expr := j.Schedule
+		if strings.EqualFold(expr, "@midnight") {
+			expr = "@daily"
 		}
-		rt.Jobs = append(rt.Jobs, &ScheduledJob{Job: job, Schedule: schedule, Location: loc})
+		rt.Jobs = append(rt.Jobs, &ScheduledJob{Job: job, Schedule: expr, Location: loc, Policy: j.Policy.Schedule()})
 	}
 	rt.HealthInterval = DefaultHealthInterval
 	if n := cfg.Notifications; n != nil {

@@ -29,7 +29,8 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 }
 
 // serve runs the scheduled jobs with a schedule.Scheduler until ctx is
-// canceled, with the scheduler's default policies: a slot that comes due
+// canceled, with each job's "policy" block; without one, the scheduler's
+// default policies apply: a slot that comes due
 // while the job's previous run is still going is recorded as skipped; of the
 // slots that passed while no backupd ran, the latest (within 7 days) runs
 // once and the others are recorded as missed. Each job's slots are claimed
@@ -52,7 +53,7 @@ func serve(ctx context.Context, rt *config.Runtime, log *slog.Logger) error {
 			continue
 		}
 		id := "config:" + j.Job.Name
-		if err := sched.Add(schedule.Entry{ID: id, Job: j.Job, Cron: j.Schedule, Timezone: j.Location.String()}); err != nil {
+		if err := sched.Add(scheduleEntry(j)); err != nil {
 			return fmt.Errorf("job %s: schedule %q: %w", j.Job.Name, j.Schedule, err)
 		}
 		jobs++
@@ -68,6 +69,12 @@ func serve(ctx context.Context, rt *config.Runtime, log *slog.Logger) error {
 	err := sched.Stop(context.WithoutCancel(ctx))
 	log.Info("stopped")
 	return err
+}
+
+// scheduleEntry is the scheduler entry of a configured job: ID
+// "config:<job>", its schedule and time zone, and its "policy" block.
+func scheduleEntry(j *config.ScheduledJob) schedule.Entry {
+	return schedule.Entry{ID: "config:" + j.Job.Name, Job: j.Job, Cron: j.Schedule, Timezone: j.Location.String(), Policy: j.Policy}
 }
 
 // logEvent logs what the scheduler does with runs (the engine logs the runs
