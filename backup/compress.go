@@ -47,7 +47,7 @@ func (c Compression) Ext() string {
 func (c Compression) compressor(w io.Writer) (io.WriteCloser, error) {
 	switch c {
 	case Zstd:
-		// SpeedFastest is zstd's level 1; independent 2 MiB frames
+		// SpeedFastest is zstd's level 1; independent 1 MiB frames
 		// compressed in parallel use every core (see parallelZstd).
 		return newParallelZstd(w, min(runtime.GOMAXPROCS(0), 8), zstdChunkSize)
 	case Gzip:
@@ -59,7 +59,7 @@ func (c Compression) compressor(w io.Writer) (io.WriteCloser, error) {
 }
 
 // zstdChunkSize is the input size of each zstd frame.
-const zstdChunkSize = 2 << 20
+const zstdChunkSize = 1 << 20
 
 // decompressor returns a reader of r's decompressed bytes. Closing it releases
 // the decoder; it does not close r.

@@ -34,7 +34,7 @@ type Options struct {
 	// destinations; QueueLength is how many chunks each destination may lag
 	// behind the fastest. Memory for a run is about
 	// (destinations × QueueLength + 2) × ChunkSize for the fan-out, plus the
-	// compressor's (zstd: 2 × (cores+3) × 2 MiB at most, plus a 2 MiB window per core).
+	// compressor's (zstd: 2 × (cores+3) × 1 MiB at most, plus a 1 MiB window per core).
 	// Defaults: 1 MiB and 4.
 	ChunkSize   int
 	QueueLength int
