@@ -40,6 +40,9 @@ type Options struct {
 	QueueLength int
 	// Now is the clock, for tests. Default: time.Now.
 	Now func() time.Time
+	// MaxPause is how long a run may stay paused (see Engine.Pause) before
+	// it is canceled. Default: DefaultMaxPause.
+	MaxPause time.Duration
 }
 
 // Engine runs backup jobs and restores their backups, recording everything in
@@ -53,6 +56,9 @@ type Engine struct {
 	nextSub int
 
 	health healthState // see CheckHealth
+
+	runs   map[string]*control // running runs by ID, under mu (see Pause)
+	onHold func(runID string)  // tests: a write blocks in a paused run's gate
 }
 
 // New returns an Engine that records runs, backups and run logs in st. A nil
@@ -83,6 +89,9 @@ func New(st store.Store, opts *Options) *Engine {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.MaxPause <= 0 {
+		o.MaxPause = DefaultMaxPause
 	}
 	return &Engine{store: st, opts: o, subs: map[int]func(notify.Event){}}
 }

@@ -87,6 +87,10 @@ func (d DestinationError) Unwrap() error { return d.Err }
 // (see Prune) and writes the outcome to the run's log; pruning never changes
 // the run's status, Result or error. Then, for a job with a Health policy,
 // it checks the job's health (see CheckHealth).
+//
+// While it runs, the run can be paused and resumed by its ID (see Pause and
+// Resume); a run canceled for pausing longer than Options.MaxPause is
+// recorded as canceled and its error wraps ErrPausedTooLong.
 func (e *Engine) Run(ctx context.Context, job *Job, opts RunOptions) (*Result, error) {
 	if err := job.Validate(); err != nil {
 		return nil, err
@@ -119,8 +123,10 @@ func (e *Engine) Run(ctx context.Context, job *Job, opts RunOptions) (*Result, e
 		defer stop()
 	}
 	go e.keepLease(runCtx, cancel, run, log)
+	ctl, unregister := e.register(run.ID, runCtx, cancel, log)
+	defer unregister()
 
-	x := &execution{e: e, job: job, run: run, log: log, compression: compression}
+	x := &execution{e: e, job: job, run: run, log: log, compression: compression, ctl: ctl}
 	stopProgress := e.reportProgress(runCtx, x)
 	res := x.execute(runCtx)
 	stopProgress()
@@ -189,6 +195,7 @@ type execution struct {
 	log         runLog
 	compression Compression
 	recipients  []string // fingerprints, with Encryption
+	ctl         *control // Pause and Resume
 
 	bytesRead    atomic.Int64 // source bytes
 	bytesWritten atomic.Int64 // artifact bytes
@@ -236,15 +243,15 @@ func (x *execution) execute(ctx context.Context) *Result {
 		})
 	}
 
-	// The pipeline: source -> count -> compress -> encrypt -> hash, count,
-	// chunk -> fan-out.
+	// The pipeline: source -> pause gate -> count -> compress -> encrypt ->
+	// hash, count, chunk -> fan-out.
 	hash := sha256.New()
 	artifact := io.MultiWriter(hash, counter{&x.bytesWritten}, fan)
 	comp, err := x.pipeline(artifact)
 	if err != nil {
 		x.sourceErr = err
 	} else {
-		info, err := job.Source.Snapshot(ctx, io.MultiWriter(counter{&x.bytesRead}, comp))
+		info, err := job.Source.Snapshot(ctx, gate{c: x.ctl, w: io.MultiWriter(counter{&x.bytesRead}, comp)})
 		res.Info = info
 		switch {
 		case err != nil && errors.Is(err, errAllDestinationsFailed):

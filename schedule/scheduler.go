@@ -282,6 +282,7 @@ type request struct {
 
 type execution struct {
 	cancel context.CancelCauseFunc
+	runID  string // the claimed run, once claimed (s.mu)
 }
 
 // New returns a Scheduler that runs jobs with runner (a *backup.Engine) and
@@ -419,7 +420,7 @@ func (s *Scheduler) Update(e Entry) error {
 	en.running, en.queue = old.running, old.queue
 	s.entries[e.ID] = en
 	if en.running != nil {
-		en.running = &execution{cancel: old.running.cancel}
+		en.running = &execution{cancel: old.running.cancel, runID: old.running.runID}
 	}
 	s.schedule(en, s.opts.Clock.Now())
 	return nil
@@ -518,6 +519,77 @@ func (s *Scheduler) Cancel(id, canceledBy string) (bool, error) {
 	}
 	en.running.cancel(fmt.Errorf("canceled by %s: %w", canceledBy, context.Canceled))
 	return true, nil
+}
+
+// RunPauser is implemented by Runners whose running backups can be paused
+// and resumed by run ID, as *backup.Engine's can (see backup.Engine.Pause).
+type RunPauser interface {
+	Pause(runID, who string) error
+	Resume(runID, who string) error
+}
+
+var _ RunPauser = (*backup.Engine)(nil)
+
+// ErrNotRunning is returned by PauseRun and ResumeRun when the schedule has
+// no backup running (or its run is not yet claimed).
+var ErrNotRunning = errors.New("schedule: no backup of the schedule is running")
+
+// ErrPauseUnsupported is returned by PauseRun and ResumeRun when the
+// Scheduler's Runner does not implement RunPauser.
+var ErrPauseUnsupported = errors.New("schedule: the runner cannot pause runs")
+
+// PauseRun pauses the schedule's running backup on behalf of pausedBy: its
+// byte stream holds until ResumeRun, and the runner records the pause in the
+// run's log (with backup.Engine: a pause longer than its Options.MaxPause
+// cancels the run). It delegates to the Runner's RunPauser.Pause with the
+// run's ID. Errors: ErrUnknownSchedule, ErrNotRunning, ErrPauseUnsupported,
+// or the runner's (backup.ErrRunNotFound when the run just ended).
+func (s *Scheduler) PauseRun(id, pausedBy string) error {
+	p, runID, err := s.runningRun(id)
+	if err != nil {
+		return err
+	}
+	return p.Pause(runID, pausedBy)
+}
+
+// ResumeRun resumes the schedule's paused backup on behalf of resumedBy,
+// delegating to the Runner's RunPauser.Resume; the runner records it in the
+// run's log. Errors as for PauseRun.
+func (s *Scheduler) ResumeRun(id, resumedBy string) error {
+	p, runID, err := s.runningRun(id)
+	if err != nil {
+		return err
+	}
+	return p.Resume(runID, resumedBy)
+}
+
+// runningRun returns the runner as a RunPauser and the ID of schedule id's
+// running run.
+func (s *Scheduler) runningRun(id string) (RunPauser, string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	en, ok := s.entries[id]
+	if !ok {
+		return nil, "", fmt.Errorf("%w %q", ErrUnknownSchedule, id)
+	}
+	p, ok := s.runner.(RunPauser)
+	if !ok {
+		return nil, "", ErrPauseUnsupported
+	}
+	if en.running == nil || en.running.runID == "" {
+		return nil, "", fmt.Errorf("%w: %q", ErrNotRunning, id)
+	}
+	return p, en.running.runID, nil
+}
+
+// setRunID changes the claimed run of schedule id's execution from from to
+// to ("" when none).
+func (s *Scheduler) setRunID(id, from, to string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if en := s.entries[id]; en != nil && en.running != nil && en.running.runID == from {
+		en.running.runID = to
+	}
 }
 
 // schedule computes en's next slot after now and places it in the heap
@@ -996,6 +1068,8 @@ func (s *Scheduler) attempt(ctx context.Context, en *entry, req request) (store.
 	ev.RunID = run.ID
 	ev.Type = EventClaimed
 	s.emit(ev)
+	s.setRunID(en.ID, "", run.ID)
+	defer s.setRunID(en.ID, run.ID, "")
 	if s.opts.Lease != store.DefaultLease {
 		if err := s.st.RenewLease(context.WithoutCancel(ctx), run.ID, run.Owner, s.opts.Lease); err != nil {
 			s.opts.Logger.Warn("schedule: cannot set the lease", "run", run.ID, "err", err)
