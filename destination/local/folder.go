@@ -178,9 +178,9 @@ func (f *Folder) put(ctx context.Context, root *os.Root, key, name string, r io.
 			return fail(fmt.Errorf("%w: %d bytes needed, %d available", destination.ErrNoSpace, size, avail))
 		}
 	}
-	var w io.Writer = tmp
+	w := writeback(tmp)
 	if f.wrapWriter != nil {
-		w = f.wrapWriter(tmp)
+		w = f.wrapWriter(w)
 	}
 	n, err := copyData(ctx, w, r, size)
 	if err != nil {
