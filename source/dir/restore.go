@@ -2,7 +2,6 @@ package dir
 
 import (
 	"archive/tar"
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -14,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/backupkit/backupkit/internal/tarstream"
 	"github.com/backupkit/backupkit/source"
 )
 
@@ -314,56 +314,22 @@ func (x *extractor) singleFile() string {
 	return ""
 }
 
-// countingReader counts the bytes read through it, and how many of the last
-// ones were zero.
-type countingReader struct {
-	r        io.Reader
-	n        int64
-	zeroTail int64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	i := n
-	for i > 0 && p[i-1] == 0 {
-		i--
-	}
-	if i == 0 {
-		c.zeroTail += int64(n)
-	} else {
-		c.zeroTail = int64(n - i)
-	}
-	return n, err
-}
-
 // run reads the whole stream, entry by entry, then checks that it ended with
 // tar's end marker and that only zero bytes follow it until EOF.
 func (x *extractor) run(r io.Reader) error {
-	br := bufio.NewReaderSize(r, copyBufferSize)
-	cr := &countingReader{r: br}
-	tr := tar.NewReader(cr)
+	tr := tarstream.NewReader(r, copyBufferSize)
 	for {
 		if err := x.ctx.Err(); err != nil {
 			return err
 		}
-		before := cr.n
 		hdr, err := tr.Next()
 		if err == io.EOF {
-			// Next reads the previous entry's padding (< 512 bytes) and
-			// then, for a complete stream, two zero blocks. Fewer bytes, or
-			// a non-zero block among the last two (a PAX header whose entry
-			// is missing), mean the stream was cut at an entry boundary,
-			// where tar.Reader reports a plain io.EOF.
-			if cr.n-before < 2*512 || cr.zeroTail < 2*512 {
-				return errors.New("truncated stream: the tar end-of-archive marker is missing")
-			}
 			break
 		}
 		if err != nil {
-			return fmt.Errorf("reading entry %d: %w", x.entries+1, explainEOF(err))
+			return fmt.Errorf("reading entry %d: %w", x.entries+1, err)
 		}
-		if err := x.entry(hdr, tr); err != nil {
+		if err := x.entry(hdr, tr.Reader); err != nil {
 			if hdr.Name != "" {
 				return fmt.Errorf("entry %q: %w", hdr.Name, err)
 			}
@@ -371,23 +337,7 @@ func (x *extractor) run(r io.Reader) error {
 		}
 	}
 	// Read to EOF: a reader that verifies a checksum reports it there.
-	for {
-		if err := x.ctx.Err(); err != nil {
-			return err
-		}
-		n, err := br.Read(x.buf)
-		for _, b := range x.buf[:n] {
-			if b != 0 {
-				return errors.New("unexpected data after the end of the tar archive")
-			}
-		}
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("reading after the end of the tar archive: %w", err)
-		}
-	}
+	return tr.Finish(x.ctx)
 }
 
 func explainEOF(err error) error {

@@ -2,7 +2,6 @@ package s3
 
 import (
 	"archive/tar"
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -15,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/backupkit/backupkit/internal/s3util"
+	"github.com/backupkit/backupkit/internal/tarstream"
 	"github.com/backupkit/backupkit/source"
 )
 
@@ -118,79 +118,30 @@ type restorer struct {
 	buf     [32 << 10]byte
 }
 
-// countingReader counts the bytes read through it, and how many of the last
-// ones were zero, to tell a complete tar stream from one cut at an entry
-// boundary.
-type countingReader struct {
-	r        io.Reader
-	n        int64
-	zeroTail int64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	i := n
-	for i > 0 && p[i-1] == 0 {
-		i--
-	}
-	if i == 0 {
-		c.zeroTail += int64(n)
-	} else {
-		c.zeroTail = int64(n - i)
-	}
-	return n, err
-}
-
 func (rs *restorer) run(r io.Reader) error {
-	br := bufio.NewReaderSize(r, 64<<10)
-	cr := &countingReader{r: br}
-	tr := tar.NewReader(cr)
+	tr := tarstream.NewReader(r, 64<<10)
 	entries := 0
 	for {
 		if err := rs.ctx.Err(); err != nil {
 			return err
 		}
-		before := cr.n
 		hdr, err := tr.Next()
 		if err == io.EOF {
-			if cr.n-before < 2*512 || cr.zeroTail < 2*512 {
-				return errors.New("truncated stream: the tar end-of-archive marker is missing")
-			}
 			break
 		}
 		if err != nil {
-			if errors.Is(err, io.ErrUnexpectedEOF) {
-				return fmt.Errorf("reading entry %d: truncated stream: %w", entries+1, err)
-			}
 			return fmt.Errorf("reading entry %d: %w", entries+1, err)
 		}
 		if hdr.Typeflag == tar.TypeXGlobalHeader {
 			continue
 		}
 		entries++
-		if err := rs.entry(hdr, tr); err != nil {
+		if err := rs.entry(hdr, tr.Reader); err != nil {
 			return fmt.Errorf("entry %q: %w", hdr.Name, err)
 		}
 	}
 	// Read to EOF: a reader that verifies a checksum reports it there.
-	for {
-		if err := rs.ctx.Err(); err != nil {
-			return err
-		}
-		n, err := br.Read(rs.buf[:])
-		for _, c := range rs.buf[:n] {
-			if c != 0 {
-				return errors.New("unexpected data after the end of the tar archive")
-			}
-		}
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("reading after the end of the tar archive: %w", err)
-		}
-	}
+	return tr.Finish(rs.ctx)
 }
 
 func (rs *restorer) entry(hdr *tar.Header, tr io.Reader) error {
