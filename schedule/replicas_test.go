@@ -3,9 +3,7 @@ package schedule
 import (
 	"bufio"
 	"context"
-	"database/sql"
 	"fmt"
-	"net/url"
 	"os"
 	"os/exec"
 	"strings"
@@ -73,50 +71,8 @@ type replicaStore struct {
 
 var replicaStores = []replicaStore{
 	{"sqlite", func(t *testing.T) string { _, u := openSQLite(t); return u }},
-	{"postgres", postgresURL},
-	{"mysql", mysqlURL},
-}
-
-func postgresURL(t *testing.T) string {
-	base := testenv.Postgres(t)
-	if base == "" {
-		t.SkipNow()
-	}
-	name := testenv.UniqueName(t)
-	admin, err := sql.Open("pgx", base)
-	require.NoError(t, err)
-	_, err = admin.ExecContext(t.Context(), `CREATE SCHEMA `+name)
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		_, _ = admin.ExecContext(context.Background(), `DROP SCHEMA `+name+` CASCADE`)
-		admin.Close()
-	})
-	u, err := url.Parse(base)
-	require.NoError(t, err)
-	q := u.Query()
-	q.Set("search_path", name)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
-
-func mysqlURL(t *testing.T) string {
-	base := testenv.MySQLURL(t)
-	if base == "" {
-		t.SkipNow()
-	}
-	name := testenv.UniqueName(t)
-	admin, err := sql.Open("mysql", testenv.MySQL(t))
-	require.NoError(t, err)
-	_, err = admin.ExecContext(t.Context(), "CREATE DATABASE `"+name+"`")
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		_, _ = admin.ExecContext(context.Background(), "DROP DATABASE `"+name+"`")
-		admin.Close()
-	})
-	u, err := url.Parse(base)
-	require.NoError(t, err)
-	u.Path = "/" + name
-	return u.String()
+	{"postgres", func(t *testing.T) string { return testenv.FreshPostgresURL(t) }},
+	{"mysql", func(t *testing.T) string { return testenv.FreshMySQLURL(t) }},
 }
 
 func openURL(t *testing.T, raw string) store.Store {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/backupkit/backupkit/internal/testenv"
 	"github.com/backupkit/backupkit/store"
 )
 
@@ -37,8 +38,8 @@ func TestBenchStore(t *testing.T) {
 		url  func(testing.TB) string
 	}{
 		{"sqlite", func(t testing.TB) string { return "sqlite://" + filepath.Join(t.TempDir(), "bench.db") }},
-		{"postgres", postgresURL},
-		{"mysql", mysqlURL},
+		{"postgres", testenv.FreshPostgresURL},
+		{"mysql", testenv.FreshMySQLURL},
 	} {
 		t.Run(d.name, func(t *testing.T) {
 			raw := d.url(t)

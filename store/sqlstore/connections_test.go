@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/backupkit/backupkit/internal/testenv"
 	"github.com/backupkit/backupkit/store"
 )
 
@@ -20,8 +21,8 @@ import (
 func TestWrongKey(t *testing.T) {
 	urls := map[string]func(testing.TB) string{
 		"sqlite":   func(t testing.TB) string { return "sqlite://" + filepath.Join(t.TempDir(), "store.db") },
-		"postgres": postgresURL,
-		"mysql":    mysqlURL,
+		"postgres": testenv.FreshPostgresURL,
+		"mysql":    testenv.FreshMySQLURL,
 	}
 	for name, mk := range urls {
 		t.Run(name, func(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/backupkit/backupkit/store"
 
+	"github.com/backupkit/backupkit/internal/testenv"
 	"github.com/backupkit/backupkit/store/storetest"
 )
 
@@ -50,8 +51,8 @@ func crashChild() {
 func TestCrashMidTransaction(t *testing.T) {
 	for name, mk := range map[string]func(testing.TB) string{
 		"sqlite":   func(t testing.TB) string { return "sqlite://" + filepath.Join(t.TempDir(), "store.db") },
-		"postgres": postgresURL,
-		"mysql":    mysqlURL,
+		"postgres": testenv.FreshPostgresURL,
+		"mysql":    testenv.FreshMySQLURL,
 	} {
 		t.Run(name, func(t *testing.T) {
 			raw := mk(t)
@@ -81,12 +82,12 @@ func TestClaimRaceSQLite(t *testing.T) {
 }
 
 func TestClaimRacePostgres(t *testing.T) {
-	raw := postgresURL(t)
+	raw := testenv.FreshPostgresURL(t)
 	storetest.ClaimRace(t, openURLTest(t, raw), raw)
 }
 
 func TestClaimRaceMySQL(t *testing.T) {
-	raw := mysqlURL(t)
+	raw := testenv.FreshMySQLURL(t)
 	db := openURLTest(t, raw)
 	require.NotNil(t, db)
 	storetest.ClaimRace(t, db, raw)

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/backupkit/backupkit/internal/testenv"
 	"github.com/backupkit/backupkit/store"
 )
 
@@ -38,8 +39,8 @@ func sealedFingerprints(t *testing.T, db *DB) map[string]string {
 func TestKeyRotation(t *testing.T) {
 	urls := map[string]func(testing.TB) string{
 		"sqlite":   func(t testing.TB) string { return "sqlite://" + filepath.Join(t.TempDir(), "store.db") },
-		"postgres": postgresURL,
-		"mysql":    mysqlURL,
+		"postgres": testenv.FreshPostgresURL,
+		"mysql":    testenv.FreshMySQLURL,
 	}
 	keyA := bytes.Repeat([]byte{0xA}, KeySize)
 	keyB := bytes.Repeat([]byte{0xB}, KeySize)

@@ -18,55 +18,6 @@ import (
 	"github.com/backupkit/backupkit/store/storetest"
 )
 
-// postgresURL returns the URL of a fresh, empty schema on the test
-// PostgreSQL server (dropped when the test ends), or skips.
-func postgresURL(t testing.TB) string {
-	t.Helper()
-	base := testenv.Postgres(t)
-	if base == "" {
-		t.SkipNow()
-	}
-	name := testenv.UniqueName(t)
-	admin, err := sql.Open("pgx", base)
-	require.NoError(t, err)
-	_, err = admin.ExecContext(context.Background(), `CREATE SCHEMA `+name)
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		_, _ = admin.ExecContext(context.Background(), `DROP SCHEMA `+name+` CASCADE`)
-		admin.Close()
-	})
-	u, err := url.Parse(base)
-	require.NoError(t, err)
-	q := u.Query()
-	q.Set("search_path", name)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
-
-// mysqlURL returns the mysql:// URL of a fresh, empty database on the test
-// MySQL/MariaDB server (dropped when the test ends), or skips.
-func mysqlURL(t testing.TB) string {
-	t.Helper()
-	base := testenv.MySQLURL(t)
-	if base == "" {
-		t.SkipNow()
-	}
-	dsn := testenv.MySQL(t)
-	name := testenv.UniqueName(t)
-	admin, err := sql.Open("mysql", dsn)
-	require.NoError(t, err)
-	_, err = admin.ExecContext(context.Background(), "CREATE DATABASE `"+name+"`")
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		_, _ = admin.ExecContext(context.Background(), "DROP DATABASE `"+name+"`")
-		admin.Close()
-	})
-	u, err := url.Parse(base)
-	require.NoError(t, err)
-	u.Path = "/" + name
-	return u.String()
-}
-
 func openURLTest(t *testing.T, raw string) *DB {
 	t.Helper()
 	db, err := Open(t.Context(), raw, WithKey(testKey))
@@ -76,12 +27,12 @@ func openURLTest(t *testing.T, raw string) *DB {
 
 func TestConformancePostgres(t *testing.T) {
 	testenv.Postgres(t)
-	storetest.Run(t, func(t *testing.T) store.Store { return openURLTest(t, postgresURL(t)) })
+	storetest.Run(t, func(t *testing.T) store.Store { return openURLTest(t, testenv.FreshPostgresURL(t)) })
 }
 
 func TestConformanceMySQL(t *testing.T) {
 	testenv.MySQL(t)
-	storetest.Run(t, func(t *testing.T) store.Store { return openURLTest(t, mysqlURL(t)) })
+	storetest.Run(t, func(t *testing.T) store.Store { return openURLTest(t, testenv.FreshMySQLURL(t)) })
 }
 
 func TestServerURLErrors(t *testing.T) {
@@ -122,7 +73,7 @@ func TestMaskSecret(t *testing.T) {
 }
 
 func TestMySQLWrongPassword(t *testing.T) {
-	raw := mysqlURL(t)
+	raw := testenv.FreshMySQLURL(t)
 	u, err := url.Parse(raw)
 	require.NoError(t, err)
 	u.User = url.UserPassword(u.User.Username(), "wr0ng-Pa55")
@@ -134,7 +85,7 @@ func TestMySQLWrongPassword(t *testing.T) {
 }
 
 func TestPostgresWrongDatabase(t *testing.T) {
-	raw := postgresURL(t)
+	raw := testenv.FreshPostgresURL(t)
 	u, err := url.Parse(raw)
 	require.NoError(t, err)
 	u.Path = "/no_such_database_bk"
@@ -148,7 +99,7 @@ func TestPostgresWrongDatabase(t *testing.T) {
 // TestServerConcurrentOpen opens one fresh database from several handles at
 // once: the migration lock makes each migration run exactly once.
 func TestServerConcurrentOpen(t *testing.T) {
-	for name, mk := range map[string]func(testing.TB) string{"postgres": postgresURL, "mysql": mysqlURL} {
+	for name, mk := range map[string]func(testing.TB) string{"postgres": testenv.FreshPostgresURL, "mysql": testenv.FreshMySQLURL} {
 		t.Run(name, func(t *testing.T) {
 			raw := mk(t)
 			const n = 4
@@ -188,7 +139,7 @@ func TestSplitStatements(t *testing.T) {
 // TestMySQLOddPassword: a password with URL and DSN delimiters works when
 // percent-encoded in the URL, and never shows in errors.
 func TestMySQLOddPassword(t *testing.T) {
-	raw := mysqlURL(t)
+	raw := testenv.FreshMySQLURL(t)
 	u, err := url.Parse(raw)
 	require.NoError(t, err)
 	admin, err := sql.Open("mysql", testenv.MySQL(t))
