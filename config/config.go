@@ -112,6 +112,9 @@ type Config struct {
 	// Notifications say who is told what happens (see docs/notifications.md);
 	// nil (no "notifications" key) notifies nobody.
 	Notifications *Notifications `yaml:"notifications"`
+	// Server configures backupd's HTTP API, web page and metrics (see
+	// docs/api.md); nil (no "server" key) takes the defaults of Server.
+	Server *Server `yaml:"server"`
 }
 
 // Destination is one entry of the file's "destinations".
@@ -162,6 +165,9 @@ type Job struct {
 	// slots, retries, jitter); nil (no "policy" key) takes the scheduler's
 	// defaults. See docs/scheduling.md.
 	Policy *Policy `yaml:"policy"`
+	// Verify schedules verification of the job's backups (see
+	// docs/restore.md); nil (no "verify" key) never verifies on a schedule.
+	Verify *Verify `yaml:"verify"`
 }
 
 // Notifications is the file's "notifications" block.

@@ -93,4 +93,40 @@ type Item struct {
 	Count int64 `json:"count"`
 	// Bytes is the part's logical size, when known.
 	Bytes int64 `json:"bytes,omitempty"`
+	// Checksum is an adapter-defined digest of the part's content, when the
+	// adapter computes one; Inspect of a faithful restore reports the same.
+	Checksum string `json:"checksum,omitempty"`
+}
+
+// Inspector is implemented by restorers that can describe what a restore
+// target holds, to compare a restore with the snapshot's Info (verify at
+// level "restore") and to tell whether a restore would overwrite data.
+type Inspector interface {
+	// Inspect reports the items at target ("" means the source's own
+	// location) under the names Snapshot gives them, so that the Items of a
+	// snapshot and Inspect of a faithful restore of it into any target
+	// compare equal (names, counts and, where the adapter computes them,
+	// checksums). A target that does not exist or holds nothing gives an
+	// Info with no Items and a nil error.
+	Inspect(ctx context.Context, target string) (Info, error)
+}
+
+// Scratcher is implemented by restorers that can test-restore into a
+// throwaway target: a scratch database, folder or prefix.
+type Scratcher interface {
+	// ScratchTarget returns a new, unused target name derived from hint (a
+	// run ID), suitable as RestoreOptions.Target. It creates nothing.
+	ScratchTarget(ctx context.Context, hint string) (string, error)
+	// DropTarget removes target and everything in it. It refuses, with an
+	// error, the source's own location ("" or equal to it).
+	DropTarget(ctx context.Context, target string) error
+}
+
+// TargetSourcer is implemented by restorers that can back up a restore
+// target, so that the engine can take a safety backup of a target before a
+// restore overwrites it.
+type TargetSourcer interface {
+	// TargetSource returns a Source whose Snapshot reads target ("" means
+	// the source's own location) in this source's Format.
+	TargetSource(target string) (Source, error)
 }

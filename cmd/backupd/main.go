@@ -108,6 +108,26 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdProtect(ctx, cmd, cmd == "protect", args, stdout, stderr)
 	case "secrets":
 		return cmdSecrets(ctx, args, stdout, stderr)
+	case "verify":
+		return cmdVerify(ctx, args, stdout, stderr)
+	case "download":
+		return cmdDownload(ctx, args, stdout, stderr)
+	case "catalog":
+		return cmdCatalog(ctx, args, stdout, stderr)
+	case "show":
+		return cmdShow(ctx, args, stdout, stderr)
+	case "logs":
+		return cmdLogs(ctx, args, stdout, stderr)
+	case "schedules":
+		return cmdSchedules(ctx, args, stdout, stderr)
+	case "pause":
+		return cmdPauseJob(ctx, args, stdout, stderr)
+	case "resume":
+		return cmdResumeJob(ctx, args, stdout, stderr)
+	case "config":
+		return cmdConfig(ctx, args, stdout, stderr)
+	case "completion":
+		return cmdCompletion(ctx, args, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "backupd", backup.Version)
 		return nil

@@ -41,7 +41,8 @@ func serve(ctx context.Context, rt *config.Runtime, log *slog.Logger) error {
 	if err := rt.Recover(ctx); err != nil {
 		return err
 	}
-	go func() { _ = rt.WatchHealth(ctx) }() // jobs with a health block; ends with ctx
+	go func() { _ = rt.WatchHealth(ctx) }()        // jobs with a health block; ends with ctx
+	go func() { _ = rt.RunVerifySchedules(ctx) }() // jobs with a verify block; ends with ctx
 	sched := schedule.New(rt.Engine, rt.Store, schedule.Options{
 		Logger: log, ShutdownGrace: shutdownGrace,
 		OnEvent: func(ev schedule.Event) { logEvent(log, ev) },

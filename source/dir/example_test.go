@@ -54,7 +54,7 @@ func Example() {
 	}
 	fmt.Println(string(b))
 	// Output:
-	// dir tar [{files 1 5} {dirs 1 0} {symlinks 0 0}]
+	// dir tar [{files 1 5 } {dirs 1 0 } {symlinks 0 0 }]
 	// hello
 }
 
