@@ -60,12 +60,27 @@ const (
 	TriggerRetry    Trigger = "retry"    // a retry of a failed or interrupted attempt
 )
 
-// Run is one attempt to back up one job, or a slot that was skipped or missed.
+// RunKind says what a run does.
+type RunKind string
+
+// The run kinds. A run stored without a kind is a backup run.
+const (
+	RunKindBackup  RunKind = "backup"  // takes a backup of a job (the default)
+	RunKindRestore RunKind = "restore" // restores one backup (Run.BackupID)
+	RunKindVerify  RunKind = "verify"  // verifies one backup (Run.BackupID)
+)
+
+// Run is one attempt to back up one job (or to restore or verify one of its
+// backups, see Kind), or a slot that was skipped or missed.
 type Run struct {
 	// ID is assigned by CreateRun when empty. IDs sort by creation time.
 	ID string
 	// Job is the name of the job run.
 	Job string
+	// Kind is what the run does; CreateRun and ClaimRun store an empty Kind
+	// as RunKindBackup (and set it in the caller's Run), and reads never
+	// return an empty Kind.
+	Kind RunKind
 	// ScheduleID is the schedule that produced the run; empty for manual runs
 	// of jobs without a stored schedule.
 	ScheduleID string
@@ -90,7 +105,8 @@ type Run struct {
 	// (after compression and encryption).
 	BytesRead    int64
 	BytesWritten int64
-	// BackupID is the catalog entry the run produced, if any.
+	// BackupID is the catalog entry the run produced, if any (a backup run),
+	// or the one it restores or verifies (restore and verify runs).
 	BackupID string
 }
 
@@ -101,6 +117,8 @@ type RunFilter struct {
 	Job        string
 	ScheduleID string
 	Status     RunStatus
+	// Kind selects runs of that kind (an empty Kind selects every kind).
+	Kind RunKind
 	// Since and Until bound StartedAt: Since <= StartedAt < Until.
 	Since time.Time
 	Until time.Time
@@ -149,8 +167,32 @@ type Backup struct {
 	SourceInfo json.RawMessage
 	// Protected backups are never deleted by retention.
 	Protected bool
+	// ProtectedUntil, when set on a protected backup, is when its protection
+	// may be lifted (safety backups taken before a restore are protected for
+	// a while); the engine lifts it, the store only keeps the time.
+	// SetProtected clears it.
+	ProtectedUntil time.Time
+	// LastVerifiedAt is when the backup was last verified (zero: never),
+	// VerifyLevel at which level ("exists", "checksum", "restore"), VerifyOK
+	// whether it passed and VerifyProblem, when it did not, why, in one line.
+	// RecordVerification sets them.
+	LastVerifiedAt time.Time
+	VerifyLevel    string
+	VerifyOK       bool
+	VerifyProblem  string
 	// Copies lists where the artifact is stored; never empty for a listed backup.
 	Copies []Copy
+}
+
+// Verification is the outcome of verifying a backup, for RecordVerification.
+type Verification struct {
+	// At is when it was verified (zero: the store's now).
+	At time.Time
+	// Level is how thoroughly ("exists", "checksum", "restore"); required.
+	Level string
+	// OK is whether the backup passed; Problem says why not, in one line.
+	OK      bool
+	Problem string
 }
 
 // Copy is one stored copy of a backup's artifact.
@@ -162,6 +204,9 @@ type Copy struct {
 	Size int64
 	// CreatedAt is when the copy was completed.
 	CreatedAt time.Time
+	// MissingSince, when set, is when the copy was found missing from its
+	// destination (see SetCopyMissing); readers should skip it.
+	MissingSince time.Time
 }
 
 // BackupFilter selects backups for ListBackups and ListBackupsPage. Zero
@@ -203,8 +248,9 @@ type StatsFilter struct {
 	Until time.Time
 }
 
-// Stats summarizes the finished runs a StatsFilter selects (skipped and
-// missed slots, and running runs, are not counted).
+// Stats summarizes the finished backup runs a StatsFilter selects (skipped
+// and missed slots, running runs, and restore and verify runs are not
+// counted).
 type Stats struct {
 	// Total counts finished runs; Succeeded, Failed and Partial count those
 	// statuses (Total also counts canceled and interrupted runs).
@@ -304,9 +350,21 @@ type Catalog interface {
 	// DeleteBackup forgets the backup and all its copies. A missing backup is
 	// not an error.
 	DeleteBackup(ctx context.Context, id string) error
-	// SetProtected sets or clears the backup's protection, or fails with
-	// ErrNotFound.
+	// SetProtected sets or clears the backup's protection, and clears its
+	// ProtectedUntil, or fails with ErrNotFound.
 	SetProtected(ctx context.Context, id string, protected bool) error
+	// RecordVerification stores the outcome of verifying the backup in its
+	// LastVerifiedAt, VerifyLevel, VerifyOK and VerifyProblem, or fails with
+	// ErrNotFound. An empty Level fails naming it.
+	RecordVerification(ctx context.Context, id string, v Verification) error
+	// AddCopy adds a copy to an existing backup (a zero CreatedAt becomes the
+	// store's now). A missing backup fails with ErrNotFound, a destination
+	// that already holds a copy of it with ErrConflict.
+	AddCopy(ctx context.Context, backupID string, c Copy) error
+	// SetCopyMissing records that the backup's copy on destination was found
+	// missing since the given time, or, with a zero time, that it is present
+	// again. A missing backup or copy fails with ErrNotFound.
+	SetCopyMissing(ctx context.Context, backupID, destination string, since time.Time) error
 }
 
 // Logs persists per-run log lines.

@@ -150,11 +150,11 @@ func sumDurations(ds []time.Duration) time.Duration {
 func bulkRuns(ctx context.Context, db *DB, n int) error {
 	const batch = 500
 	base := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
-	row := "(" + strings.TrimSuffix(strings.Repeat("?,", 16), ",") + ")"
+	row := "(" + placeholders(runColumnCount) + ")"
 	return db.inWrite(ctx, func(t *tx) error {
 		for start := 0; start < n; start += batch {
 			k := min(batch, n-start)
-			args := make([]any, 0, 16*k)
+			args := make([]any, 0, runColumnCount*k)
 			for i := start; i < start+k; i++ {
 				st := base.Add(time.Duration(i) * time.Minute)
 				r := store.Run{ID: fmt.Sprintf("run-%08d", i), Job: "listed", ScheduleID: "s", Slot: st, Trigger: store.TriggerSchedule,

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/backupkit/backupkit/store"
 )
@@ -17,13 +18,21 @@ import (
 // the process there).
 var testHookAfterBackupRow func()
 
-const backupColumns = `id, job, run_id, status, created_at, size, sha256, format, compression, encryption, source_info, protected`
+const backupColumns = `id, job, run_id, status, created_at, size, sha256, format, compression, encryption, source_info, protected,
+	protected_until, last_verified_at, verify_level, verify_ok, verify_problem`
+
+// backupColumnCount is the number of columns in backupColumns.
+const backupColumnCount = 17
+
+// copyColumns are the columns db.copies selects, after backup_id.
+const copyColumns = `destination, object_key, size, created_at, missing_since`
 
 func scanBackup(s scanner) (store.Backup, error) {
 	var b store.Backup
 	var info sql.NullString
 	err := s.Scan(&b.ID, &b.Job, &b.RunID, &b.Status, timeScanner{&b.CreatedAt}, &b.Size, &b.SHA256,
-		&b.Format, &b.Compression, &b.Encryption, &info, &b.Protected)
+		&b.Format, &b.Compression, &b.Encryption, &info, &b.Protected,
+		timeScanner{&b.ProtectedUntil}, timeScanner{&b.LastVerifiedAt}, &b.VerifyLevel, &b.VerifyOK, &b.VerifyProblem)
 	if info.Valid {
 		b.SourceInfo = json.RawMessage(info.String)
 	}
@@ -78,9 +87,10 @@ func (db *DB) AddBackup(ctx context.Context, b *store.Backup) error {
 				}
 			}
 		}
-		_, err := tx.exec(ctx, `INSERT INTO backups (`+backupColumns+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`,
+		_, err := tx.exec(ctx, `INSERT INTO backups (`+backupColumns+`) VALUES (`+placeholders(backupColumnCount)+`)`,
 			c.ID, c.Job, c.RunID, string(c.Status), t(c.CreatedAt), c.Size, c.SHA256, c.Format, c.Compression,
-			c.Encryption, nullJSON(c.SourceInfo), c.Protected)
+			c.Encryption, nullJSON(c.SourceInfo), c.Protected,
+			t(c.ProtectedUntil), t(c.LastVerifiedAt), c.VerifyLevel, c.VerifyOK, c.VerifyProblem)
 		if err != nil {
 			return err
 		}
@@ -88,8 +98,8 @@ func (db *DB) AddBackup(ctx context.Context, b *store.Backup) error {
 			testHookAfterBackupRow()
 		}
 		for _, cp := range c.Copies {
-			_, err := tx.exec(ctx, `INSERT INTO backup_copies (backup_id, destination, object_key, size, created_at) VALUES (?,?,?,?,?)`,
-				c.ID, cp.Destination, cp.Key, cp.Size, t(cp.CreatedAt))
+			_, err := tx.exec(ctx, `INSERT INTO backup_copies (backup_id, `+copyColumns+`) VALUES (?,?,?,?,?,?)`,
+				c.ID, cp.Destination, cp.Key, cp.Size, t(cp.CreatedAt), t(cp.MissingSince))
 			if err != nil {
 				return err
 			}
@@ -116,7 +126,7 @@ func (db *DB) GetBackup(ctx context.Context, id string) (store.Backup, error) {
 		if err != nil {
 			return err
 		}
-		copies, err := db.copies(ctx, t, `SELECT backup_id, destination, object_key, size, created_at
+		copies, err := db.copies(ctx, t, `SELECT backup_id, `+copyColumns+`
 			FROM backup_copies WHERE backup_id = ? ORDER BY id`, id)
 		b.Copies = copies[id]
 		return err
@@ -130,8 +140,7 @@ func (db *DB) GetBackup(ctx context.Context, id string) (store.Backup, error) {
 	return b, nil
 }
 
-// copies runs a query selecting (backup_id, destination, object_key, size,
-// created_at) and groups the copies by backup, in the query's order.
+// copies runs a query selecting backup_id and copyColumns and groups the copies by backup, in the query's order.
 func (db *DB) copies(ctx context.Context, t *tx, q string, args ...any) (map[string][]store.Copy, error) {
 	rows, err := t.query(ctx, q, args...)
 	if err != nil {
@@ -142,7 +151,7 @@ func (db *DB) copies(ctx context.Context, t *tx, q string, args ...any) (map[str
 	for rows.Next() {
 		var backupID string
 		var c store.Copy
-		if err := rows.Scan(&backupID, &c.Destination, &c.Key, &c.Size, timeScanner{&c.CreatedAt}); err != nil {
+		if err := rows.Scan(&backupID, &c.Destination, &c.Key, &c.Size, timeScanner{&c.CreatedAt}, timeScanner{&c.MissingSince}); err != nil {
 			return nil, err
 		}
 		out[backupID] = append(out[backupID], c)
@@ -219,7 +228,7 @@ func (db *DB) ListBackups(ctx context.Context, f store.BackupFilter) ([]store.Ba
 			for i, b := range part {
 				ids[i] = b.ID
 			}
-			copies, err := db.copies(ctx, t, `SELECT backup_id, destination, object_key, size, created_at
+			copies, err := db.copies(ctx, t, `SELECT backup_id, `+copyColumns+`
 				FROM backup_copies WHERE backup_id IN (?`+strings.Repeat(",?", len(ids)-1)+`) ORDER BY id`, ids...)
 			if err != nil {
 				return err
@@ -276,12 +285,13 @@ func (db *DB) DeleteBackup(ctx context.Context, id string) error {
 	return nil
 }
 
-// SetProtected sets or clears the backup's protection from retention, or
-// fails with an error matching store.ErrNotFound.
+// SetProtected sets or clears the backup's protection from retention, and
+// clears its ProtectedUntil, or fails with an error matching
+// store.ErrNotFound.
 func (db *DB) SetProtected(ctx context.Context, id string, protected bool) error {
 	var n int64
 	err := db.inWrite(ctx, func(t *tx) error {
-		res, err := t.exec(ctx, `UPDATE backups SET protected = ? WHERE id = ?`, protected, id)
+		res, err := t.exec(ctx, `UPDATE backups SET protected = ?, protected_until = NULL WHERE id = ?`, protected, id)
 		if err != nil {
 			return err
 		}
@@ -293,6 +303,96 @@ func (db *DB) SetProtected(ctx context.Context, id string, protected bool) error
 		return fmt.Errorf("sqlstore: protect backup %s: %w", id, err)
 	case n == 0:
 		return fmt.Errorf("sqlstore: backup %s: %w", id, store.ErrNotFound)
+	}
+	return nil
+}
+
+// RecordVerification stores v as the backup's last verification; a zero At
+// becomes the database clock's now. An empty Level fails naming it; a
+// missing backup fails with an error matching store.ErrNotFound.
+func (db *DB) RecordVerification(ctx context.Context, id string, v store.Verification) error {
+	if v.Level == "" {
+		return fmt.Errorf("sqlstore: record verification of backup %s: Level is empty", id)
+	}
+	var n int64
+	err := db.inWrite(ctx, func(t *tx) error {
+		if v.At.IsZero() {
+			now, err := t.now(ctx)
+			if err != nil {
+				return err
+			}
+			v.At = now
+		}
+		res, err := t.exec(ctx, `UPDATE backups SET last_verified_at = ?, verify_level = ?, verify_ok = ?, verify_problem = ? WHERE id = ?`,
+			db.d.encodeTime(v.At), v.Level, v.OK, v.Problem, id)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	switch {
+	case err != nil:
+		return fmt.Errorf("sqlstore: record verification of backup %s: %w", id, err)
+	case n == 0:
+		return fmt.Errorf("sqlstore: backup %s: %w", id, store.ErrNotFound)
+	}
+	return nil
+}
+
+// AddCopy adds c to the existing backup backupID; a zero CreatedAt becomes
+// the database clock's now. A missing backup fails with store.ErrNotFound, a
+// destination that already holds a copy with store.ErrConflict.
+func (db *DB) AddCopy(ctx context.Context, backupID string, c store.Copy) error {
+	if c.Destination == "" {
+		return fmt.Errorf("sqlstore: add copy of backup %s: Destination is empty", backupID)
+	}
+	err := db.inWrite(ctx, func(t *tx) error {
+		var one int
+		if err := t.queryRow(ctx, `SELECT 1 FROM backups WHERE id = ?`, backupID).Scan(&one); err != nil {
+			return err
+		}
+		if c.CreatedAt.IsZero() {
+			now, err := t.now(ctx)
+			if err != nil {
+				return err
+			}
+			c.CreatedAt = now
+		}
+		_, err := t.exec(ctx, `INSERT INTO backup_copies (backup_id, `+copyColumns+`) VALUES (?,?,?,?,?,?)`,
+			backupID, c.Destination, c.Key, c.Size, db.d.encodeTime(c.CreatedAt), db.d.encodeTime(c.MissingSince))
+		return err
+	})
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return fmt.Errorf("sqlstore: backup %s: %w", backupID, store.ErrNotFound)
+	case err != nil && db.d.isUnique(err):
+		return fmt.Errorf("sqlstore: add copy of backup %s: %w: destination %q already holds one", backupID, store.ErrConflict, c.Destination)
+	case err != nil:
+		return fmt.Errorf("sqlstore: add copy of backup %s on %q: %w", backupID, c.Destination, err)
+	}
+	return nil
+}
+
+// SetCopyMissing sets (or, with a zero since, clears) the MissingSince of
+// the backup's copy on destination. A missing copy fails with an error
+// matching store.ErrNotFound.
+func (db *DB) SetCopyMissing(ctx context.Context, backupID, destination string, since time.Time) error {
+	var n int64
+	err := db.inWrite(ctx, func(t *tx) error {
+		res, err := t.exec(ctx, `UPDATE backup_copies SET missing_since = ? WHERE backup_id = ? AND destination = ?`,
+			db.d.encodeTime(since), backupID, destination)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	switch {
+	case err != nil:
+		return fmt.Errorf("sqlstore: mark copy of backup %s on %q: %w", backupID, destination, err)
+	case n == 0:
+		return fmt.Errorf("sqlstore: copy of backup %s on %q: %w", backupID, destination, store.ErrNotFound)
 	}
 	return nil
 }

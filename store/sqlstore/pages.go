@@ -56,6 +56,8 @@ func runIndex(f store.RunFilter) string {
 		return "runs_schedule_started"
 	case f.Status != "":
 		return "runs_status"
+	case f.Kind != "":
+		return "runs_kind_started"
 	}
 	return "runs_started"
 }
@@ -75,7 +77,7 @@ func backupIndex(f store.BackupFilter) string {
 func (db *DB) runWhere(f store.RunFilter) ([]string, []any, error) {
 	var where []string
 	var args []any
-	for _, c := range []struct{ col, v string }{{"job", f.Job}, {"schedule_id", f.ScheduleID}, {"status", string(f.Status)}} {
+	for _, c := range []struct{ col, v string }{{"job", f.Job}, {"schedule_id", f.ScheduleID}, {"status", string(f.Status)}, {"kind", string(f.Kind)}} {
 		if c.v != "" {
 			where = append(where, c.col+" = ?")
 			args = append(args, c.v)
@@ -146,7 +148,7 @@ func (db *DB) ListBackupsPage(ctx context.Context, f store.BackupFilter) (store.
 
 // Stats summarizes the finished runs f selects; see store.Stats.
 func (db *DB) Stats(ctx context.Context, f store.StatsFilter) (store.Stats, error) {
-	where, args, err := db.runWhere(store.RunFilter{Job: f.Job, ScheduleID: f.ScheduleID, Since: f.Since, Until: f.Until})
+	where, args, err := db.runWhere(store.RunFilter{Job: f.Job, ScheduleID: f.ScheduleID, Kind: store.RunKindBackup, Since: f.Since, Until: f.Until})
 	if err != nil {
 		return store.Stats{}, err
 	}

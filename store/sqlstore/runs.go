@@ -12,13 +12,25 @@ import (
 )
 
 const runColumns = `id, job, schedule_id, slot, trigger_kind, triggered_by, status, reason, owner, attempt,
-	lease_until, started_at, finished_at, bytes_read, bytes_written, backup_id`
+	lease_until, started_at, finished_at, bytes_read, bytes_written, backup_id, kind`
+
+// runColumnCount is the number of columns in runColumns.
+const runColumnCount = 17
+
+// runKind returns the kind stored for k: an empty kind is a backup run.
+func runKind(k store.RunKind) store.RunKind {
+	if k == "" {
+		return store.RunKindBackup
+	}
+	return k
+}
 
 // runArgs returns r's values in runColumns order.
 func (db *DB) runArgs(r *store.Run) []any {
 	t := db.d.encodeTime
 	return []any{r.ID, r.Job, r.ScheduleID, t(r.Slot), string(r.Trigger), r.TriggeredBy, string(r.Status), r.Reason,
-		r.Owner, r.Attempt, t(r.LeaseUntil), t(r.StartedAt), t(r.FinishedAt), r.BytesRead, r.BytesWritten, r.BackupID}
+		r.Owner, r.Attempt, t(r.LeaseUntil), t(r.StartedAt), t(r.FinishedAt), r.BytesRead, r.BytesWritten, r.BackupID,
+		string(runKind(r.Kind))}
 }
 
 type scanner interface{ Scan(dest ...any) error }
@@ -27,7 +39,8 @@ func scanRun(s scanner) (store.Run, error) {
 	var r store.Run
 	err := s.Scan(&r.ID, &r.Job, &r.ScheduleID, timeScanner{&r.Slot}, &r.Trigger, &r.TriggeredBy, &r.Status, &r.Reason,
 		&r.Owner, &r.Attempt, timeScanner{&r.LeaseUntil}, timeScanner{&r.StartedAt}, timeScanner{&r.FinishedAt},
-		&r.BytesRead, &r.BytesWritten, &r.BackupID)
+		&r.BytesRead, &r.BytesWritten, &r.BackupID, &r.Kind)
+	r.Kind = runKind(r.Kind)
 	return r, err
 }
 
@@ -87,6 +100,7 @@ func (db *DB) insertRun(ctx context.Context, r *store.Run, claim bool) (bool, er
 	if c.Attempt == 0 {
 		c.Attempt = 1
 	}
+	c.Kind = runKind(c.Kind)
 	if c.Attempt < 0 {
 		return false, fmt.Errorf("sqlstore: run %s: Attempt %d is negative", c.ID, c.Attempt)
 	}
@@ -105,7 +119,7 @@ func (db *DB) insertRun(ctx context.Context, r *store.Run, claim bool) (bool, er
 				c.LeaseUntil = now.Add(store.DefaultLease)
 			}
 		}
-		q := `INSERT INTO runs (` + runColumns + `) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`
+		q := `INSERT INTO runs (` + runColumns + `) VALUES (` + placeholders(runColumnCount) + `)`
 		if claim {
 			q += db.d.claimConflict
 		}
@@ -175,10 +189,10 @@ func (db *DB) UpdateRun(ctx context.Context, r *store.Run) error {
 		t2 := db.d.encodeTime
 		res, err := t.exec(ctx, `UPDATE runs SET job = ?, schedule_id = ?, slot = ?, trigger_kind = ?, triggered_by = ?,
 			status = ?, reason = ?, lease_until = ?, started_at = COALESCE(?, started_at), finished_at = ?,
-			bytes_read = ?, bytes_written = ?, backup_id = ?
+			bytes_read = ?, bytes_written = ?, backup_id = ?, kind = ?
 			WHERE id = ? AND status = ? AND owner = ? AND attempt = ?`,
 			r.Job, r.ScheduleID, t2(r.Slot), string(r.Trigger), r.TriggeredBy, string(r.Status), r.Reason,
-			t2(r.LeaseUntil), t2(r.StartedAt), t2(r.FinishedAt), r.BytesRead, r.BytesWritten, r.BackupID,
+			t2(r.LeaseUntil), t2(r.StartedAt), t2(r.FinishedAt), r.BytesRead, r.BytesWritten, r.BackupID, string(runKind(r.Kind)),
 			r.ID, string(store.RunRunning), r.Owner, r.Attempt)
 		if err != nil {
 			return err
@@ -275,6 +289,11 @@ func (db *DB) ListRuns(ctx context.Context, f store.RunFilter) ([]store.Run, err
 		return nil, fmt.Errorf("sqlstore: list runs: %w", err)
 	}
 	return out, nil
+}
+
+// placeholders returns n comma-separated "?" bind markers.
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?,", n), ",")
 }
 
 func whereClause(conds []string) string {

@@ -37,7 +37,11 @@
 //     refuse duplicate names and bad input naming the field, and schedules'
 //     counters follow their runs;
 //   - pages (ListRunsPage, ListBackupsPage) return every row once, in order,
-//     with equal times straddling page boundaries.
+//     with equal times straddling page boundaries;
+//   - a run's Kind defaults to backup; RunFilter.Kind selects by kind; Stats
+//     counts backup runs only;
+//   - AddBackup keeps the verification, ProtectedUntil and MissingSince
+//     fields it is given; SetProtected clears ProtectedUntil.
 //
 // ClaimRace is the multi-process part: it needs the store's URL and a
 // TestMain that calls ChildMain (see ClaimRace).
@@ -88,6 +92,10 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"DeleteCopy", testDeleteCopy},
 		{"DeleteBackup", testDeleteBackup},
 		{"SetProtected", testSetProtected},
+		{"RunKinds", testRunKinds},
+		{"RecordVerification", testRecordVerification},
+		{"AddCopy", testAddCopy},
+		{"SetCopyMissing", testSetCopyMissing},
 		{"Logs", testLogs},
 		{"LogsMissingRun", testLogsMissingRun},
 		{"Concurrent", testConcurrent},
@@ -149,9 +157,9 @@ func requireRunUTC(t *testing.T, r store.Run) {
 
 func requireBackupUTC(t *testing.T, b store.Backup) {
 	t.Helper()
-	requireUTC(t, b.CreatedAt)
+	requireUTC(t, b.CreatedAt, b.ProtectedUntil, b.LastVerifiedAt)
 	for _, c := range b.Copies {
-		requireUTC(t, c.CreatedAt)
+		requireUTC(t, c.CreatedAt, c.MissingSince)
 	}
 }
 
@@ -169,6 +177,8 @@ func requireRunEqual(t *testing.T, want, got store.Run) {
 func requireBackupEqual(t *testing.T, want, got store.Backup) {
 	t.Helper()
 	requireTimeEqual(t, "CreatedAt", want.CreatedAt, got.CreatedAt)
+	requireTimeEqual(t, "ProtectedUntil", want.ProtectedUntil, got.ProtectedUntil)
+	requireTimeEqual(t, "LastVerifiedAt", want.LastVerifiedAt, got.LastVerifiedAt)
 	if want.SourceInfo == nil {
 		require.Nil(t, got.SourceInfo, "SourceInfo")
 	} else {
@@ -177,6 +187,7 @@ func requireBackupEqual(t *testing.T, want, got store.Backup) {
 	require.Len(t, got.Copies, len(want.Copies), "Copies")
 	for i := range want.Copies {
 		requireTimeEqual(t, fmt.Sprintf("Copies[%d].CreatedAt", i), want.Copies[i].CreatedAt, got.Copies[i].CreatedAt)
+		requireTimeEqual(t, fmt.Sprintf("Copies[%d].MissingSince", i), want.Copies[i].MissingSince, got.Copies[i].MissingSince)
 	}
 	want, got = stripBackup(want), stripBackup(got)
 	require.Equal(t, want, got)
@@ -184,9 +195,10 @@ func requireBackupEqual(t *testing.T, want, got store.Backup) {
 
 func stripBackup(b store.Backup) store.Backup {
 	b.CreatedAt, b.SourceInfo = time.Time{}, nil
+	b.ProtectedUntil, b.LastVerifiedAt = time.Time{}, time.Time{}
 	b.Copies = append([]store.Copy(nil), b.Copies...)
 	for i := range b.Copies {
-		b.Copies[i].CreatedAt = time.Time{}
+		b.Copies[i].CreatedAt, b.Copies[i].MissingSince = time.Time{}, time.Time{}
 	}
 	return b
 }
@@ -225,6 +237,7 @@ func fullRun() store.Run {
 		BytesRead:    1 << 40,
 		BytesWritten: 123456789,
 		BackupID:     "backup-1",
+		Kind:         store.RunKindRestore,
 	}
 }
 
@@ -556,8 +569,16 @@ func fullBackup() store.Backup {
 		Encryption:  "age",
 		SourceInfo:  json.RawMessage(`{"kind":"mysql","version":"8.4.0","items":[{"name":"orders","count":12345}],"unicode":"grüße ✓"}`),
 		Protected:   true,
+		// Set by the engine later, but AddBackup keeps them too (a catalog
+		// rebuild or a copy of a catalog).
+		ProtectedUntil: at(60).In(zone),
+		LastVerifiedAt: at(30),
+		VerifyLevel:    "restore",
+		VerifyOK:       false,
+		VerifyProblem:  "items differ: orders: 12345 rows, restored 12344",
 		Copies: []store.Copy{
-			{Destination: "s3-eu", Key: "prod/shop-db/2025/03/shop-db_20250330T000000Z_abcd.sql.zst.age", Size: 5 << 30, CreatedAt: at(4)},
+			{Destination: "s3-eu", Key: "prod/shop-db/2025/03/shop-db_20250330T000000Z_abcd.sql.zst.age", Size: 5 << 30, CreatedAt: at(4),
+				MissingSince: at(40).In(zone)},
 			{Destination: "local", Key: "shop-db/x.sql.zst.age", Size: 5 << 30, CreatedAt: at(2).In(zone)},
 			{Destination: "gdrive", Key: "x", Size: 1, CreatedAt: at(3)},
 		},
