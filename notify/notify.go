@@ -35,7 +35,15 @@ const (
 	RetentionPruned EventType = "retention.pruned"
 	RetentionFailed EventType = "retention.failed"
 	// VerifyFailed: a backup did not verify (Event.BackupID names it).
-	VerifyFailed EventType = "verify.failed"
+	// VerifySucceeded: a backup verified (Event.BackupID names it).
+	VerifyFailed    EventType = "verify.failed"
+	VerifySucceeded EventType = "verify.succeeded"
+	// RestoreStarted, RestoreSucceeded, RestoreFailed: a restore of a
+	// backup (Event.BackupID) began, finished or failed (Event.Error says
+	// why, including the outcome of rolling back from a safety backup).
+	RestoreStarted   EventType = "restore.started"
+	RestoreSucceeded EventType = "restore.succeeded"
+	RestoreFailed    EventType = "restore.failed"
 	// HealthUnhealthy: a job's health check failed (Event.Reasons say why).
 	// HealthRecovered: a job that was unhealthy is healthy again. Publishers
 	// and the Dispatcher publish each only on a change of state.
@@ -47,24 +55,26 @@ const (
 var EventTypes = []EventType{
 	RunStarted, RunProgress, RunSucceeded, RunPartial, RunFailed, RunCanceled, RunInterrupted,
 	RetentionPruned, RetentionFailed, VerifyFailed, HealthUnhealthy, HealthRecovered,
+	VerifySucceeded, RestoreStarted, RestoreSucceeded, RestoreFailed,
 }
 
 // DefaultEvents are the events a notifier gets unless told otherwise:
-// failures (failed, partial and interrupted runs, retention and verify
-// failures) and health changes.
+// failures (failed, partial and interrupted runs, retention, verify and
+// restore failures) and health changes.
 var DefaultEvents = []EventType{
 	RunFailed, RunPartial, RunInterrupted, RetentionFailed, VerifyFailed, HealthUnhealthy, HealthRecovered,
+	RestoreFailed,
 }
 
 // Valid reports whether t is one of EventTypes.
 func (t EventType) Valid() bool { return slices.Contains(EventTypes, t) }
 
 // Failure reports whether t reports something that went wrong: a failed,
-// partial or interrupted run, a retention or verify failure, or an unhealthy
-// job.
+// partial or interrupted run, a retention, verify or restore failure, or an
+// unhealthy job.
 func (t EventType) Failure() bool {
 	switch t {
-	case RunFailed, RunPartial, RunInterrupted, RetentionFailed, VerifyFailed, HealthUnhealthy:
+	case RunFailed, RunPartial, RunInterrupted, RetentionFailed, VerifyFailed, RestoreFailed, HealthUnhealthy:
 		return true
 	}
 	return false
