@@ -252,7 +252,7 @@ func TestSnapshotLayout(t *testing.T) {
 	assert.Equal(t, "tar", info.Format)
 	assert.Equal(t, root, info.Location)
 	assert.False(t, info.PointInTime)
-	assert.Equal(t, []source.Item{{Name: "files", Count: 3, Bytes: 3}, {Name: "dirs", Count: 2}, {Name: "symlinks", Count: 1}}, info.Items)
+	assert.Equal(t, []source.Item{{Name: "files", Count: 3, Bytes: 3}, {Name: "dirs", Count: 2}, {Name: "symlinks", Count: 1}}, withoutChecksums(info.Items))
 	assert.Empty(t, info.Details)
 }
 
@@ -264,7 +264,7 @@ func TestSnapshotSingleFile(t *testing.T) {
 	require.Len(t, es, 1)
 	assert.Equal(t, "notes.txt", es[0].Name)
 	assert.Equal(t, "just me", es[0].Body)
-	assert.Equal(t, []source.Item{{Name: "files", Count: 1, Bytes: 7}, {Name: "dirs"}, {Name: "symlinks"}}, info.Items)
+	assert.Equal(t, []source.Item{{Name: "files", Count: 1, Bytes: 7}, {Name: "dirs"}, {Name: "symlinks"}}, withoutChecksums(info.Items))
 }
 
 func TestSnapshotNeverFollowsLinks(t *testing.T) {

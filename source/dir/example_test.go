@@ -42,7 +42,10 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println(info.Kind, info.Format, info.Items)
+	fmt.Println(info.Kind, info.Format)
+	for _, it := range info.Items {
+		fmt.Println(it.Name, it.Count, it.Bytes)
+	}
 
 	restored := filepath.Join(base, "restored")
 	if err := src.(source.Restorer).Restore(ctx, &stream, source.RestoreOptions{Target: restored}); err != nil {
@@ -54,7 +57,10 @@ func Example() {
 	}
 	fmt.Println(string(b))
 	// Output:
-	// dir tar [{files 1 5 } {dirs 1 0 } {symlinks 0 0 }]
+	// dir tar
+	// files 1 5
+	// dirs 1 0
+	// symlinks 0 0
 	// hello
 }
 

@@ -4,8 +4,11 @@ import (
 	"archive/tar"
 	"bufio"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"io/fs"
 	"os"
@@ -21,8 +24,9 @@ import (
 // Snapshot writes the file or folder as a tar stream to w (see the package
 // documentation for the layout) and reports what it holds: Info.Items "files"
 // (Count and total Bytes of regular files), "dirs" (folders below the root)
-// and "symlinks"; Info.Details lists entries skipped or changed while being
-// read. It does not close w. It fails, naming the path, on anything it cannot
+// and "symlinks", each with the Checksum described under "Inspect, scratch
+// targets and safety backups" in the package documentation; Info.Details
+// lists entries skipped or changed while being read. It does not close w. It fails, naming the path, on anything it cannot
 // read; a vanished entry is not a failure. Memory use is bounded by two
 // 1 MiB buffers plus the names of one folder's entries at each level being
 // walked.
@@ -82,6 +86,14 @@ type snapshot struct {
 	files, fileBytes, dirs, symlinks     int64
 	changed, skipped, vanished, escaping pathList
 
+	// digests of the files, dirs and symlinks written (see record), and
+	// the buffer records are built in.
+	digests [3]hash.Hash
+	rec     []byte
+	// inspect makes the walk count and digest entries without writing a
+	// tar stream or reading file data (Inspect); tw is nil then.
+	inspect bool
+
 	// pending are headers of folders not yet written: with Include, a folder
 	// is written only when an entry below it is.
 	pending []*tar.Header
@@ -133,9 +145,9 @@ func (s *snapshot) info() source.Info {
 		Location:    s.f.path,
 		PointInTime: false,
 		Items: []source.Item{
-			{Name: "files", Count: s.files, Bytes: s.fileBytes},
-			{Name: "dirs", Count: s.dirs},
-			{Name: "symlinks", Count: s.symlinks},
+			{Name: "files", Count: s.files, Bytes: s.fileBytes, Checksum: s.sum(digestFiles, s.files)},
+			{Name: "dirs", Count: s.dirs, Checksum: s.sum(digestDirs, s.dirs)},
+			{Name: "symlinks", Count: s.symlinks, Checksum: s.sum(digestSymlinks, s.symlinks)},
 		},
 		Details: details,
 	}
@@ -263,36 +275,104 @@ func (f *Folder) matches(patterns []string, rel string) bool {
 	return false
 }
 
-// write writes the pending folder headers, then h, and counts h.
+// write writes the pending folder headers, then h, and counts them.
 func (s *snapshot) write(h *tar.Header) error {
 	for _, p := range s.pending {
-		if err := s.tw.WriteHeader(p); err != nil {
+		if err := s.writeHeader(p); err != nil {
 			return err
 		}
-		s.dirs++
 	}
 	s.pending = s.pending[:0]
-	if err := s.tw.WriteHeader(h); err != nil {
-		return err
+	return s.writeHeader(h)
+}
+
+// writeHeader writes h (unless inspecting), counts it and adds it to its
+// digest.
+func (s *snapshot) writeHeader(h *tar.Header) error {
+	if !s.inspect {
+		if err := s.tw.WriteHeader(h); err != nil {
+			return err
+		}
 	}
 	switch h.Typeflag {
 	case tar.TypeDir:
-		if h.Name != "./" {
-			s.dirs++
+		if h.Name == "./" {
+			return nil
 		}
+		s.dirs++
+		s.record(digestDirs, h)
 	case tar.TypeSymlink:
 		s.symlinks++
+		s.record(digestSymlinks, h)
 	case tar.TypeReg:
 		s.files++
 		s.fileBytes += h.Size
+		s.record(digestFiles, h)
 	}
 	return nil
+}
+
+// Indexes of snapshot.digests.
+const (
+	digestFiles = iota
+	digestDirs
+	digestSymlinks
+)
+
+// checksumPrefix starts every Item.Checksum of this adapter, naming what it
+// digests (entry metadata) and how.
+const checksumPrefix = "meta-sha256:"
+
+// record adds the entry h to digest i: its name (length-prefixed), then what Restore
+// restores of it, in decimal: permission and sticky bits (never setuid or
+// setgid, which Restore clears), and for files the size and modification
+// time in nanoseconds, for folders the modification time, for symbolic
+// links the target (their time is restored only where the system can).
+// Owners are left out: Restore does not restore them.
+func (s *snapshot) record(i int, h *tar.Header) {
+	r := strconv.AppendInt(s.rec[:0], int64(len(h.Name)), 10)
+	r = append(r, ':')
+	r = append(r, h.Name...)
+	r = append(r, 0)
+	r = strconv.AppendInt(r, h.Mode&0o1777, 8)
+	r = append(r, 0)
+	switch h.Typeflag {
+	case tar.TypeReg:
+		r = strconv.AppendInt(r, h.Size, 10)
+		r = append(r, 0)
+		r = strconv.AppendInt(r, h.ModTime.UnixNano(), 10)
+	case tar.TypeDir:
+		r = strconv.AppendInt(r, h.ModTime.UnixNano(), 10)
+	case tar.TypeSymlink:
+		r = strconv.AppendInt(r, int64(len(h.Linkname)), 10)
+		r = append(r, ':')
+		r = append(r, h.Linkname...)
+	}
+	r = append(r, '\n')
+	if s.digests[i] == nil {
+		s.digests[i] = sha256.New()
+	}
+	s.digests[i].Write(r)
+	s.rec = r
+}
+
+// sum returns digest i as an Item.Checksum, or "" when it covers no entry.
+func (s *snapshot) sum(i int, n int64) string {
+	if n == 0 {
+		return ""
+	}
+	return checksumPrefix + hex.EncodeToString(s.digests[i].Sum(nil))
 }
 
 // file writes the regular file at abs, named name, whose lstat is fi. It
 // writes exactly fi.Size() bytes of data, padding or cutting the file if its
 // size changed.
 func (s *snapshot) file(abs, name string, fi fs.FileInfo) error {
+	if s.inspect {
+		h := header(name, fi, tar.TypeReg)
+		h.Size = fi.Size()
+		return s.write(h)
+	}
 	r, err := openFile(abs)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ELOOP) {

@@ -34,6 +34,14 @@
 //     overwrite without it; writes nothing with DryRun, not even with
 //     DropExisting; fails on garbage and on truncated streams; and leaves the
 //     target as it was when it fails.
+//   - When the Source also implements source.Inspector and source.Scratcher
+//     (optional; skipped otherwise): Snapshot, Restore into a ScratchTarget,
+//     Inspect of it equals the snapshot's Info.Items (names, counts and
+//     checksums; not Bytes, see [SameItems]), DropTarget removes it so that
+//     Inspect reports no Items, and DropTarget refuses the source's own
+//     location (""), which it leaves unchanged. When it implements
+//     source.TargetSourcer too, a Snapshot of TargetSource(scratch) holds the
+//     same data as the original snapshot.
 //
 // An adapter that lacks an ability declares it in [Config.Lacks]; the tests that
 // need it are skipped with a message saying so. Declaring an ability the adapter
@@ -237,6 +245,7 @@ func Run(t *testing.T, h Harness, cfg Config) {
 	t.Run("Garbage", s.testGarbage)
 	t.Run("Truncated", s.testTruncated)
 	t.Run("RestoreCanceled", s.testRestoreCanceled)
+	t.Run("InspectScratch", s.testInspectScratch)
 }
 
 type suite struct {
@@ -660,5 +669,84 @@ func (s *suite) testRestoreCanceled(t *testing.T) {
 	assert.ErrorIs(t, err, readErr, "Restore's error must wrap the reader's error")
 	if s.cfg.has(AtomicRestore) {
 		assertSameState(t, before, s.state(t, target), "a Restore whose reader failed at the end changed the target")
+	}
+}
+
+// SameItems fails t unless want (a snapshot's Info.Items) and got (Inspect
+// of a restore of it) describe the same data: the same names with the same
+// counts and checksums, in any order. Bytes are not compared: a database's
+// size may differ between equal data sets. Items with a zero Count and no
+// Checksum are ignored, because Inspect of a target that holds nothing
+// reports no Items at all.
+func SameItems(t testing.TB, want, got []source.Item, msgAndArgs ...any) {
+	t.Helper()
+	assert.Equal(t, comparableItems(want), comparableItems(got), msgAndArgs...)
+}
+
+// comparableItems returns the items as "name count checksum" lines, sorted,
+// without empty ones.
+func comparableItems(items []source.Item) []string {
+	out := []string{}
+	for _, it := range items {
+		if it.Count == 0 && it.Checksum == "" {
+			continue
+		}
+		out = append(out, fmt.Sprintf("%s count=%d checksum=%s", it.Name, it.Count, it.Checksum))
+	}
+	slices.Sort(out)
+	return out
+}
+
+func (s *suite) testInspectScratch(t *testing.T) {
+	for v := range s.cfg.variants() {
+		t.Run(fmt.Sprint("variant", v), func(t *testing.T) {
+			src, snap, info := s.seeded(t, v)
+			r := s.restorer(t, src)
+			ins, ok := src.(source.Inspector)
+			if !ok {
+				t.Skipf("%T does not implement source.Inspector", src)
+			}
+			sc, ok := src.(source.Scratcher)
+			if !ok {
+				t.Skipf("%T does not implement source.Scratcher", src)
+			}
+			target, err := sc.ScratchTarget(t.Context(), fmt.Sprintf("sourcetest%d", v))
+			require.NoError(t, err, "ScratchTarget")
+			require.NotEmpty(t, target, "ScratchTarget")
+			t.Cleanup(func() { _ = sc.DropTarget(context.WithoutCancel(t.Context()), target) })
+			other, err := sc.ScratchTarget(t.Context(), fmt.Sprintf("sourcetest%d", v))
+			require.NoError(t, err, "ScratchTarget")
+			assert.NotEqual(t, target, other, "two ScratchTarget calls with the same hint must give different targets")
+
+			empty, err := ins.Inspect(t.Context(), target)
+			require.NoError(t, err, "Inspect of a new scratch target")
+			assert.Empty(t, empty.Items, "Inspect of a new scratch target (ScratchTarget creates nothing)")
+
+			require.NoError(t, r.Restore(t.Context(), bytes.NewReader(snap), source.RestoreOptions{Target: target}),
+				"Restore into the scratch target %q", target)
+			got, err := ins.Inspect(t.Context(), target)
+			require.NoError(t, err, "Inspect of the scratch target")
+			SameItems(t, info.Items, got.Items, "Inspect of a restore into a scratch target must equal the snapshot's Items")
+
+			if ts, ok := src.(source.TargetSourcer); ok {
+				tsrc, err := ts.TargetSource(target)
+				require.NoError(t, err, "TargetSource")
+				assert.Equal(t, src.Format(), tsrc.Format(), "TargetSource's Format")
+				again, _ := Snapshot(t, tsrc)
+				s.cfg.RequireSameContent(t, snap, again, "a Snapshot of TargetSource(scratch) differs from the original")
+			}
+
+			ownBefore, err := ins.Inspect(t.Context(), "")
+			require.NoError(t, err, "Inspect of the source's own location")
+			assert.Error(t, sc.DropTarget(t.Context(), ""), "DropTarget must refuse the source's own location")
+			ownAfter, err := ins.Inspect(t.Context(), "")
+			require.NoError(t, err, "Inspect of the source's own location")
+			assert.Equal(t, ownBefore.Items, ownAfter.Items, "a refused DropTarget changed the source's own location")
+
+			require.NoError(t, sc.DropTarget(t.Context(), target), "DropTarget of the scratch target")
+			gone, err := ins.Inspect(t.Context(), target)
+			require.NoError(t, err, "Inspect of a dropped scratch target")
+			assert.Empty(t, gone.Items, "Inspect of a dropped scratch target must report no Items")
+		})
 	}
 }
