@@ -190,7 +190,7 @@ func TestGateDestination(t *testing.T) {
 		t.Fatal("Put went past the gate")
 	case <-time.After(50 * time.Millisecond):
 	}
-	g.Open()
+	g.Release()
 	require.NoError(t, <-done)
 	obj, err := g.Stat(ctx, "k")
 	require.NoError(t, err)

@@ -10,7 +10,7 @@ import (
 
 // GateDestination wraps a destination.Destination so that a test can act in
 // the middle of a backup: once a Put has read After bytes of its data, it
-// closes Reached (once) and reads nothing more until Open is called (or its
+// closes Reached (once) and reads nothing more until Release is called (or its
 // context ends). Everything else goes to the inner destination.
 type GateDestination struct {
 	destination.Destination
@@ -30,8 +30,8 @@ func NewGateDestination(d destination.Destination, after int64) *GateDestination
 // Reached is closed when a Put first reaches the gate.
 func (g *GateDestination) Reached() <-chan struct{} { return g.reached }
 
-// Open lets every held and future Put go on.
-func (g *GateDestination) Open() { g.opened.Do(func() { close(g.release) }) }
+// Release lets every held and future Put go on.
+func (g *GateDestination) Release() { g.opened.Do(func() { close(g.release) }) }
 
 // Put implements destination.Destination.
 func (g *GateDestination) Put(ctx context.Context, key string, r io.Reader, opts *destination.PutOptions) (destination.Object, error) {
