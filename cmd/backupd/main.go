@@ -31,7 +31,6 @@ import (
 	"syscall"
 
 	_ "github.com/backupkit/backupkit/all"
-	"github.com/backupkit/backupkit/backup"
 	"github.com/backupkit/backupkit/config"
 	"github.com/backupkit/backupkit/internal/redact"
 )
@@ -129,8 +128,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "completion":
 		return cmdCompletion(ctx, args, stdout, stderr)
 	case "version", "--version":
-		fmt.Fprintln(stdout, "backupd", backup.Version)
-		return nil
+		return cmdVersion(args, stdout, stderr)
+	case "__complete": // hidden: candidates for the shell completion scripts
+		return cmdComplete(ctx, args, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
