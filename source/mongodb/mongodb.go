@@ -80,6 +80,7 @@ type Source struct {
 	batchDocs int
 	timeout   time.Duration
 	tempDir   string
+	patternDB string // when set, the database name patterns are matched with
 }
 
 // Option configures a Source.
@@ -405,6 +406,9 @@ func (s *Source) ServerVersion(ctx context.Context) (string, error) {
 
 // matches reports whether the collection is selected by the patterns.
 func (s *Source) matches(db, coll string) bool {
+	if s.patternDB != "" {
+		db = s.patternDB
+	}
 	m := func(ps []string) bool {
 		for _, p := range ps {
 			if ok, _ := path.Match(p, coll); ok {

@@ -45,6 +45,13 @@ const pendingBytes = 16 << 20
 // filters), otherwise only the archive's collections are dropped. If the
 // second pass fails, the collections it created are dropped again; data that
 // DropExisting removed is not brought back.
+//
+// The spool departs from the rule against whole backups on temporary disk.
+// It stays because the streaming alternative (load into a scratch database,
+// then renameCollection with dropTarget) is not available on FerretDB, and is
+// not atomic across collections on MongoDB either; docs/mongodb.md ("The
+// restore guarantee") has the details and the table of what each failure
+// leaves at the target.
 func (s *Source) Restore(ctx context.Context, r io.Reader, opts source.RestoreOptions) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("mongodb: restore: %w", err)

@@ -27,11 +27,13 @@ const segmentBytes = 1 << 20
 
 // planned is one namespace to dump.
 type planned struct {
-	coll   archive.Collection
-	filter bson.Raw
-	data   bool // read documents (collections, not views)
-	count  atomic.Int64
-	bytes  atomic.Int64
+	coll    archive.Collection
+	filter  bson.Raw
+	data    bool       // read documents (collections, not views)
+	indexes []bson.Raw // listIndexes' specifications
+	count   atomic.Int64
+	bytes   atomic.Int64
+	docs    docSet // the documents read, by the one reader of the collection
 }
 
 // batch is a run of documents of one namespace, or its end.
@@ -150,9 +152,10 @@ func (s *Source) Snapshot(ctx context.Context, w io.Writer) (source.Info, error)
 			views++
 			continue
 		}
-		info.Items = append(info.Items, source.Item{Name: p.coll.Namespace(), Count: p.count.Load(), Bytes: p.bytes.Load()})
+		info.Items = append(info.Items, p.item(p.coll.Namespace()))
 	}
 	info.Details["collections"] = strconv.Itoa(len(info.Items))
+	info.Details["indexes"] = strconv.Itoa(indexCount(plan))
 	info.Details["views"] = strconv.Itoa(views)
 	return info, nil
 }
@@ -206,6 +209,7 @@ func (s *Source) readCollection(ctx context.Context, c *mongo.Client, snapTime *
 		d := bytes.Clone(cur.Current)
 		docs = append(docs, d)
 		size += len(d)
+		p.docs.add(d)
 		p.count.Add(1)
 		p.bytes.Add(int64(len(d)))
 		if size >= segmentBytes {
@@ -286,6 +290,7 @@ func (s *Source) plan(ctx context.Context, c *mongo.Client) ([]*planned, []strin
 				for ix.Next(ctx) {
 					md.Indexes = append(md.Indexes, bytes.Clone(ix.Current))
 				}
+				p.indexes = md.Indexes
 				err = ix.Err()
 				ix.Close(context.WithoutCancel(ctx))
 				if err != nil {
