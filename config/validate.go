@@ -158,6 +158,10 @@ func (v *validator) config(c *Config) {
 	if c.Notifications != nil && !v.bad("notifications") {
 		v.notifications(c.Notifications) // notifications.go
 	}
+
+	if c.Server != nil && !v.bad("server") {
+		v.server(c.Server) // server.go
+	}
 }
 
 func (v *validator) job(c *Config, i int, destNames []string, first map[string]int) {

@@ -107,6 +107,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdProtect(ctx, cmd, cmd == "protect", args, stdout, stderr)
 	case "secrets":
 		return cmdSecrets(ctx, args, stdout, stderr)
+	case "token":
+		return cmdToken(ctx, args, stdout, stderr)
 	case "verify":
 		return cmdVerify(ctx, args, stdout, stderr)
 	case "download":

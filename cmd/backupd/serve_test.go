@@ -1,52 +1,193 @@
 package main
 
 import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/backupkit/backupkit/schedule"
+	"github.com/backupkit/backupkit/config"
+	"github.com/backupkit/backupkit/store"
 )
 
-// TestScheduleEntryHasThePolicy: the entry serve adds for a job carries the
-// job's "policy" block.
-func TestScheduleEntryHasThePolicy(t *testing.T) {
-	dir := t.TempDir()
+// serveConfig writes a config with a folder source and a local destination
+// and returns its path; extra is appended to the jobs list.
+func serveConfig(t *testing.T, dir, extra string) string {
+	data := filepath.Join(dir, "data")
+	require.NoError(t, os.MkdirAll(data, 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(data, "a.txt"), []byte("serve test\n"), 0o644))
 	cfgPath := filepath.Join(dir, "backupd.yaml")
 	require.NoError(t, os.WriteFile(cfgPath, []byte(`store: sqlite:`+filepath.Join(dir, "b.db")+`
 destinations:
   local:
     url: file:`+filepath.Join(dir, "backups")+`
+server:
+  listen: 127.0.0.1:0
 jobs:
   - name: app
-    source: dir:`+dir+`
+    source: dir:`+data+`
     destinations: [local]
     schedule: daily at 02:30
     timezone: Europe/Berlin
     policy:
       overlap: queue
-      queue_limit: 3
-      missed: skip
-      retries: 4
-      backoff: 30s
-      max_backoff: 1d
-      jitter: 2m
-`), 0o600))
-	rt, err := open(t.Context(), cfgPath, os.Stderr, nil)
+`+extra), 0o600))
+	return cfgPath
+}
+
+// getJSON GETs url and decodes its JSON body into v.
+func getJSON(t *testing.T, url string, v any) int {
+	resp, err := http.Get(url)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	if v != nil {
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(v))
+	}
+	return resp.StatusCode
+}
+
+// TestServe: serve in-process without tokens on loopback: run a job over
+// the API and follow its event stream to the end; notice a pause made in
+// the store by another process (as `backupd pause` does); reload the file
+// on a signal and pick up a new job; stop cleanly.
+func TestServe(t *testing.T) {
+	dir := t.TempDir()
+	cfgPath := serveConfig(t, dir, "")
+	rt, err := open(t.Context(), cfgPath, io.Discard, nil)
 	require.NoError(t, err)
 	defer rt.Close()
-	j, err := rt.Job("app")
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	reload := make(chan os.Signal, 1)
+	urls := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- serve(ctx, rt, newLogger(io.Discard, "json", nil), serveOptions{ConfigPath: cfgPath, Reload: reload,
+			Listening: func(u string) { urls <- u }})
+	}()
+	var base string
+	select {
+	case base = <-urls:
+	case err := <-done:
+		t.Fatalf("serve ended: %v", err)
+	}
+	base = strings.TrimSuffix(base, "/")
+	assert.Equal(t, 200, getJSON(t, base+"/healthz", nil))
+	assert.Equal(t, 200, getJSON(t, base+"/readyz", nil))
+
+	// Run now, follow the run's events to the end.
+	resp, err := http.Post(base+"/api/v1/jobs/app/run", "application/json", nil)
 	require.NoError(t, err)
-	e := scheduleEntry(j)
-	assert.Equal(t, "config:app", e.ID)
-	assert.Equal(t, "Europe/Berlin", e.Timezone)
-	assert.Equal(t, schedule.Policy{Overlap: schedule.OverlapQueue, QueueLimit: 3, Missed: schedule.MissedSkip,
-		Retries: 4, Backoff: 30 * time.Second, MaxBackoff: 24 * time.Hour, Jitter: 2 * time.Minute}, e.Policy)
-	// The scheduler accepts it.
-	s := schedule.New(rt.Engine, rt.Store, schedule.Options{})
-	require.NoError(t, s.Add(e))
+	var acc struct {
+		RunID string `json:"run_id"`
+	}
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&acc))
+	resp.Body.Close()
+	require.Equal(t, 202, resp.StatusCode)
+	require.NotEmpty(t, acc.RunID)
+	resp, err = http.Get(base + "/api/v1/runs/" + acc.RunID + "/events")
+	require.NoError(t, err)
+	var end string
+	sc := bufio.NewScanner(resp.Body)
+	var event string
+	for sc.Scan() {
+		line := sc.Text()
+		if e, ok := strings.CutPrefix(line, "event: "); ok {
+			event = e
+		}
+		if d, ok := strings.CutPrefix(line, "data: "); ok && event == "end" {
+			end = d
+			break
+		}
+	}
+	resp.Body.Close()
+	assert.Contains(t, end, `"status":"succeeded"`)
+
+	// A pause made in the store, as `backupd pause app` does from another
+	// process, reaches the scheduler by the poll.
+	s, err := rt.Store.GetScheduleByName(t.Context(), "", "app")
+	require.NoError(t, err)
+	require.NoError(t, rt.Store.SetSchedulePaused(t.Context(), s.ID, true))
+	require.Eventually(t, func() bool {
+		var js struct {
+			Jobs []struct {
+				Name    string `json:"name"`
+				Paused  bool   `json:"paused"`
+				NextRun string `json:"next_run"`
+			} `json:"jobs"`
+		}
+		getJSON(t, base+"/api/v1/jobs", &js)
+		return len(js.Jobs) == 1 && js.Jobs[0].Paused && js.Jobs[0].NextRun == ""
+	}, 4*pollInterval, 100*time.Millisecond)
+
+	// Reload: a new job with a schedule appears, with its stored schedule.
+	serveConfig(t, dir, `  - name: second
+    source: dir:`+filepath.Join(dir, "data")+`
+    destinations: [local]
+    schedule: "@hourly"
+`)
+	reload <- os.Interrupt
+	require.Eventually(t, func() bool {
+		var sch struct {
+			Name    string `json:"name"`
+			NextRun string `json:"next_run"`
+		}
+		return getJSON(t, base+"/api/v1/schedules/second", &sch) == 200 && sch.NextRun != ""
+	}, 10*time.Second, 50*time.Millisecond)
+	entries, err := rt.Store.ListAudit(t.Context(), store.AuditFilter{Action: "config.reload"})
+	require.NoError(t, err)
+	assert.Len(t, entries, 1)
+	entries, err = rt.Store.ListAudit(t.Context(), store.AuditFilter{Action: "run.trigger"})
+	require.NoError(t, err)
+	require.Len(t, entries, 1)
+	assert.Equal(t, "anonymous", entries[0].Actor)
+
+	cancel()
+	require.NoError(t, <-done)
+}
+
+// TestServeRefusesOpenNonLoopback: without tokens serve refuses to listen
+// on anything but loopback; the config check says so first.
+func TestServeRefusesOpenNonLoopback(t *testing.T) {
+	dir := t.TempDir()
+	cfgPath := serveConfig(t, dir, "")
+	data, err := os.ReadFile(cfgPath)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(cfgPath, []byte(strings.Replace(string(data), "127.0.0.1:0", "0.0.0.0:0", 1)), 0o600))
+	_, err = config.Load(cfgPath)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "server.listen")
+	assert.Contains(t, err.Error(), "tokens")
+}
+
+// TestTokenCommand: token new prints a token and an entry whose hash
+// matches it; token hash reads stdin.
+func TestTokenCommand(t *testing.T) {
+	var out strings.Builder
+	require.NoError(t, tokenCommand([]string{"new", "--name", "ci", "--role", "operator"}, nil, &out, io.Discard))
+	var tok, hash string
+	for _, line := range strings.Split(out.String(), "\n") {
+		if v, ok := strings.CutPrefix(line, "token: "); ok {
+			tok = v
+		}
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "hash: "); ok {
+			hash = v
+		}
+	}
+	assert.True(t, config.MatchToken(hash, tok))
+	assert.Contains(t, out.String(), "role: operator")
+	out.Reset()
+	require.NoError(t, tokenCommand([]string{"hash"}, strings.NewReader(tok+"\n"), &out, io.Discard))
+	assert.Equal(t, hash+"\n", out.String())
+	assert.Error(t, tokenCommand([]string{"hash", tok}, nil, io.Discard, io.Discard))
+	assert.Error(t, tokenCommand([]string{"new", "--role", "root"}, nil, io.Discard, io.Discard))
 }
