@@ -25,6 +25,9 @@ const (
 	previewFormat = "Mon 2006-01-02 15:04 MST"
 )
 
+// kinds are the run kinds the history filter offers.
+var kinds = []store.RunKind{store.RunKindBackup, store.RunKindRestore, store.RunKindVerify}
+
 // statuses are the run statuses the history filter offers.
 var statuses = []store.RunStatus{store.RunRunning, store.RunSucceeded, store.RunPartial, store.RunFailed,
 	store.RunCanceled, store.RunInterrupted, store.RunSkipped, store.RunMissed}
@@ -112,7 +115,7 @@ func (s *server) dashboard(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	var rows []jobRow
 	for _, j := range s.jobs() {
-		runs, err := s.d.Store.ListRuns(ctx, store.RunFilter{Job: j.Name, Limit: sparkRuns})
+		runs, err := s.d.Store.ListRuns(ctx, store.RunFilter{Job: j.Name, Kind: store.RunKindBackup, Limit: sparkRuns})
 		if err != nil {
 			s.failErr(w, r, "list runs of job "+j.Name, err)
 			return
@@ -145,9 +148,14 @@ func limitParam(r *http.Request) (int, error) {
 }
 
 func (s *server) runs(w http.ResponseWriter, r *http.Request) {
-	f := store.RunFilter{Job: r.FormValue("job"), Status: store.RunStatus(r.FormValue("status")), Cursor: r.FormValue("cursor")}
+	f := store.RunFilter{Job: r.FormValue("job"), Status: store.RunStatus(r.FormValue("status")),
+		Kind: store.RunKind(r.FormValue("kind")), Cursor: r.FormValue("cursor")}
 	if f.Status != "" && !slices.Contains(statuses, f.Status) {
 		s.fail(w, r, http.StatusBadRequest, fmt.Sprintf("status: unknown run status %q", f.Status))
+		return
+	}
+	if f.Kind != "" && !slices.Contains(kinds, f.Kind) {
+		s.fail(w, r, http.StatusBadRequest, fmt.Sprintf("kind: unknown run kind %q", f.Kind))
 		return
 	}
 	limit, err := limitParam(r)
@@ -178,7 +186,7 @@ func (s *server) runs(w http.ResponseWriter, r *http.Request) {
 	}
 	s.render(w, r, "runs", "Runs", map[string]any{
 		"Runs": pg.Runs, "Next": pg.Next, "Job": f.Job, "Status": string(f.Status), "Jobs": jobs,
-		"Statuses": statuses, "First": f.Cursor != "", "Limit": limitArg})
+		"Statuses": statuses, "Kind": string(f.Kind), "Kinds": kinds, "First": f.Cursor != "", "Limit": limitArg})
 }
 
 // logLine is one log line as the page and log.json show it.
@@ -206,6 +214,7 @@ func toLines(entries []store.LogEntry) []logLine {
 type runJSON struct {
 	ID           string `json:"id"`
 	Job          string `json:"job"`
+	Kind         string `json:"kind"`
 	Status       string `json:"status"`
 	Final        bool   `json:"final"`
 	Reason       string `json:"reason,omitempty"`
@@ -258,7 +267,7 @@ func (s *server) runLog(w http.ResponseWriter, r *http.Request) {
 		var entries []store.LogEntry
 		entries, err = s.d.Store.RunLogsAfter(r.Context(), id, after, logPage)
 		if err == nil {
-			rj := runJSON{ID: run.ID, Job: run.Job, Status: string(run.Status), Final: run.Status.Final(),
+			rj := runJSON{ID: run.ID, Job: run.Job, Kind: string(run.Kind), Status: string(run.Status), Final: run.Status.Final(),
 				Reason: redact.Text(run.Reason), BytesRead: run.BytesRead, BytesWritten: run.BytesWritten,
 				BytesText: humanBytes(run.BytesRead) + " read, " + humanBytes(run.BytesWritten) + " written",
 				BackupID:  run.BackupID, StartedAt: isoTime(run.StartedAt),

@@ -218,6 +218,9 @@ func TestDashboardShowsJobsNextRunLastStatusAndSparkline(t *testing.T) {
 	for i, st := range []store.RunStatus{store.RunSucceeded, store.RunFailed, store.RunSucceeded, store.RunSucceeded} {
 		e.addRun("photos", st, t0.Add(time.Duration(i)*time.Hour))
 	}
+	verify := store.Run{Job: "photos", Kind: store.RunKindVerify, Status: store.RunRunning, Owner: "o", Attempt: 1,
+		StartedAt: t0.Add(-time.Hour)}
+	require.NoError(t, e.st.CreateRun(context.Background(), &verify))
 	code, body, h := e.browser().get("/")
 	require.Equal(t, http.StatusOK, code)
 	assert.Contains(t, h.Get("Content-Security-Policy"), "script-src 'self'")
@@ -247,9 +250,24 @@ func TestRunHistoryFiltersAndCursorPagination(t *testing.T) {
 		}
 	}
 	e.addRun("db", store.RunSucceeded, t0)
+	restore := store.Run{Job: "photos", Kind: store.RunKindRestore, Trigger: store.TriggerManual, TriggeredBy: "ann",
+		Status: store.RunRunning, Owner: "o", Attempt: 1, StartedAt: t0.Add(-time.Hour)}
+	require.NoError(t, e.st.CreateRun(context.Background(), &restore))
 	b := e.browser()
 
-	code, body, _ := b.get("/runs?job=photos&status=failed")
+	code, body, _ := b.get("/runs?kind=restore")
+	require.Equal(t, http.StatusOK, code)
+	assert.Contains(t, body, restore.ID)
+	assert.Contains(t, body, `<span class="kind">restore</span>`)
+	assert.Equal(t, 1, strings.Count(body, `<a href="/runs/`))
+	code, body, _ = b.get("/runs?kind=bogus")
+	assert.Equal(t, http.StatusBadRequest, code)
+	assert.Contains(t, body, "kind: unknown run kind")
+	code, body, _ = b.get("/runs/" + restore.ID)
+	require.Equal(t, http.StatusOK, code)
+	assert.Contains(t, body, `<dd id="kind">restore</dd>`)
+
+	code, body, _ = b.get("/runs?job=photos&status=failed")
 	require.Equal(t, http.StatusOK, code)
 	assert.Equal(t, 5, strings.Count(body, `class="badge st-failed"`))
 	for _, id := range failed {
@@ -265,7 +283,7 @@ func TestRunHistoryFiltersAndCursorPagination(t *testing.T) {
 		code, body, _ = b.get(path)
 		require.Equal(t, http.StatusOK, code, body)
 		ids := regexp.MustCompile(`<a href="/runs/([^"]+)"><code>`).FindAllStringSubmatch(body, -1)
-		assert.Len(t, ids, []int{10, 10, 6}[page])
+		assert.Len(t, ids, []int{10, 10, 7}[page])
 		for _, m := range ids {
 			assert.False(t, seen[m[1]], "run %s on two pages", m[1])
 			seen[m[1]] = true
@@ -280,7 +298,7 @@ func TestRunHistoryFiltersAndCursorPagination(t *testing.T) {
 			assert.Contains(t, body, `id="newest"`)
 		}
 	}
-	assert.Len(t, seen, 26)
+	assert.Len(t, seen, 27)
 
 	code, body, _ = b.get("/runs?status=bogus")
 	assert.Equal(t, http.StatusBadRequest, code)
@@ -375,6 +393,12 @@ func TestBackupsListDownloadProtectRestore(t *testing.T) {
 	assert.Contains(t, body, "5.0 MiB")
 	assert.Contains(t, body, ">Protect</button>")
 	assert.Contains(t, body, `href="/backups/`+bk.ID+`/restore"`)
+	assert.Contains(t, body, `<span class="muted">never</span>`, "not verified yet")
+	require.NoError(t, e.st.RecordVerification(context.Background(), bk.ID,
+		store.Verification{Level: "checksum", OK: false, Problem: "disk: sha256 mismatch"}))
+	_, body, _ = b.get("/backups")
+	assert.Contains(t, body, "✗ checksum")
+	assert.Contains(t, body, "disk: sha256 mismatch")
 
 	// Protect, then the list says so; the redirect goes back to the list.
 	code, _, h := b.postCSRF("/backups/"+bk.ID+"/protect", url.Values{"protected": {"true"}, "next": {"/backups?job=photos"}})
