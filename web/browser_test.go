@@ -224,6 +224,17 @@ func TestBrowserRunNowLiveLogAndBackup(t *testing.T) {
 	assert.Equal(t, 2, n)
 	shot("4-backups.png")
 
+	// 4b. Restore asks for a target, then names it in the confirmation.
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Click(chromedp.CSS(`tr[data-backup="`+backupID+`"] a.danger`)),
+		chromedp.WaitVisible(chromedp.CSS(`input[name="target"]`)),
+		chromedp.SendKeys(chromedp.CSS(`input[name="target"]`), "/srv/photos-restored"),
+		chromedp.Submit(chromedp.CSS(`input[name="target"]`)),
+		chromedp.WaitVisible(chromedp.ID("confirm"))))
+	assert.Equal(t, "Restore into /srv/photos-restored", text("#confirm"))
+	assert.Contains(t, text("#confirm-title"), "/srv/photos-restored")
+	shot("4b-restore-confirm.png")
+
 	// 5. The dashboard now shows two successes.
 	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/"),
 		chromedp.WaitVisible(chromedp.CSS(`tr[data-job="photos"]`))))
@@ -248,9 +259,76 @@ func TestBrowserRunNowLiveLogAndBackup(t *testing.T) {
 	resp, err := http.Get(srv.URL + "/static/app.js")
 	require.NoError(t, err)
 	resp.Body.Close()
-	for _, f := range []string{"1-dashboard.png", "2-run-running.png", "3-run-succeeded.png", "4-backups.png", "5-schedule-preview.png"} {
+	for _, f := range []string{"1-dashboard.png", "2-run-running.png", "3-run-succeeded.png", "4-backups.png",
+		"4b-restore-confirm.png", "5-schedule-preview.png"} {
 		fi, err := os.Stat(filepath.Join(shots, f))
 		require.NoError(t, err)
 		assert.Greater(t, fi.Size(), int64(1000), f)
 	}
+}
+
+// TestBrowserLoginWithToken logs in through /login in headless Chromium with
+// a viewer's token: the page redirects there, sets the cookie, and the
+// dashboard then shows the viewer no "Run now".
+func TestBrowserLoginWithToken(t *testing.T) {
+	chrome := chromium(t)
+	shots := artifacts(t)
+	bg := context.Background()
+	st, err := sqlstore.OpenSQLite(bg, filepath.Join(t.TempDir(), "store.db"))
+	require.NoError(t, err)
+	t.Cleanup(func() { st.Close() })
+	srv := httptest.NewServer(web.Handler(web.Deps{
+		Store: st,
+		Jobs: func() []web.JobInfo {
+			return []web.JobInfo{{Name: "photos", Schedule: "@daily", Timezone: "UTC"}}
+		},
+		RunNow: func(ctx context.Context, job, who string) (string, error) { return "", fmt.Errorf("not in this test") },
+		Role: func(r *http.Request) string {
+			return map[string]string{"view-token": "viewer"}[web.TokenFromCookie(r)]
+		},
+		Logger: slog.New(slog.DiscardHandler),
+	}))
+	t.Cleanup(srv.Close)
+
+	alloc, cancelAlloc := chromedp.NewExecAllocator(bg,
+		chromedp.ExecPath(chrome), chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
+		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.WindowSize(1280, 600))
+	t.Cleanup(cancelAlloc)
+	ctx, cancel := chromedp.NewContext(alloc)
+	t.Cleanup(cancel)
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate("about:blank")))
+	ctx, stop := context.WithTimeout(ctx, 2*time.Minute)
+	t.Cleanup(stop)
+
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/runs"),
+		chromedp.WaitVisible(chromedp.CSS(`input[name="token"]`))))
+	loc, err := chromedp.Run(ctx, chromedp.Location())
+	require.NoError(t, err)
+	assert.Contains(t, loc, "/login?next=%2Fruns")
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(shots, "6-login.png"), png, 0o644))
+
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.SendKeys(chromedp.CSS(`input[name="token"]`), "view-token"),
+		chromedp.Submit(chromedp.CSS(`input[name="token"]`)),
+		chromedp.WaitVisible(chromedp.ID("filters"))))
+	loc, err = chromedp.Run(ctx, chromedp.Location())
+	require.NoError(t, err)
+	assert.Equal(t, srv.URL+"/runs", loc, "back where the user was going")
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/"), chromedp.WaitVisible(chromedp.ID("jobs"))))
+	role, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("role")))
+	require.NoError(t, err)
+	assert.Equal(t, "viewer", role)
+	runButtons, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('button[data-run]').length`))
+	require.NoError(t, err)
+	assert.Zero(t, runButtons, "a viewer gets no Run now")
+	cookieVisible, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.cookie.includes('backupkit_token')`))
+	require.NoError(t, err)
+	assert.False(t, cookieVisible, "the login cookie is HttpOnly")
+	png, err = chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(shots, "7-viewer-dashboard.png"), png, 0o644))
 }
