@@ -29,7 +29,8 @@
 //	BACKUPKIT.s3.meta.NAME             user metadata x-amz-meta-NAME
 //
 // The stream ends with tar's end-of-archive marker. Info has Kind "s3",
-// Format "tar", one item "objects" with the object count and total bytes,
+// Format "tar", one item "objects" with the object count, total bytes and
+// a checksum (see below),
 // and PointInTime false: objects are read one after another, and one
 // changed meanwhile may appear in either version, whole; one deleted
 // between listing and reading is left out and counted in
@@ -62,4 +63,21 @@
 // Objects are uploaded as destination/s3 does, with bounded memory,
 // per-request checksums and aborted multipart uploads on failure. DryRun
 // reads and checks the whole stream and writes nothing.
+//
+// Objects are written as they arrive, not staged and copied: S3 has no
+// rename, so staging would still commit object by object, at the cost of a
+// second write of every byte. docs/s3.md ("The restore guarantee") has the
+// reasons and a table of what each failure leaves at the target.
+//
+// # Inspect, scratch prefixes and safety backups
+//
+// A Bucket implements [source.Inspector], [source.Scratcher] and
+// [source.TargetSourcer]. The "objects" item's Checksum is
+// "content-set-sha256:<hex>", an order-independent digest of each object's
+// name, size and content SHA-256, plus the count; [Bucket.Inspect]
+// downloads every object at the target to compute it.
+// [Bucket.ScratchTarget] names a prefix ".backupkit-scratch-<hint>-<id>" at
+// the root of the bucket; Snapshot and Inspect leave out entries whose name
+// starts with such a prefix, and Restore with DropExisting does not delete
+// them. [Bucket.DropTarget] deletes only such a prefix. See docs/s3.md.
 package s3

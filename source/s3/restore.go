@@ -207,7 +207,7 @@ func (rs *restorer) dropOthers() error {
 		}
 		for _, o := range page.Contents {
 			name := strings.TrimPrefix(aws.ToString(o.Key), rs.prefix)
-			if rs.names[name] {
+			if rs.names[name] || inScratch(name) {
 				continue
 			}
 			if _, err := rs.b.client.DeleteObject(rs.ctx, &s3.DeleteObjectInput{Bucket: aws.String(rs.bucket), Key: o.Key}); err != nil {

@@ -3,6 +3,7 @@ package s3
 import (
 	"archive/tar"
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"io"
 	"strconv"
@@ -52,8 +53,9 @@ func (f *fetch) release() {
 
 // Snapshot writes the objects under the prefix to w as a PAX tar stream in
 // lexical key order, one regular-file entry per object named by its key
-// relative to the prefix, and returns an Info with the object count and
-// total bytes. Up to Concurrency objects are fetched ahead; bodies larger
+// relative to the prefix, and returns an Info with the object count, total
+// bytes and checksum (see Inspect). Objects under a scratch prefix (see
+// ScratchTarget) are left out. Up to Concurrency objects are fetched ahead; bodies larger
 // than 256 KiB are streamed, never held whole. A key that would not be a
 // safe entry name (see the package documentation) fails the snapshot. The
 // snapshot is not a point in time: objects changed while it runs may appear
@@ -80,7 +82,7 @@ func (b *Bucket) Snapshot(ctx context.Context, w io.Writer) (source.Info, error)
 	}()
 
 	tw := tar.NewWriter(w)
-	var count, total int64
+	var set objectSet
 	var vanished []string
 	for f := range queue {
 		select {
@@ -97,14 +99,12 @@ func (b *Bucket) Snapshot(ctx context.Context, w io.Writer) (source.Info, error)
 			<-slots
 			continue
 		}
-		err := b.writeEntry(ctx, tw, f)
+		err := b.writeEntry(ctx, tw, f, &set)
 		f.release()
 		<-slots
 		if err != nil {
 			return info, fmt.Errorf("s3 source: snapshot of %s: %w", b, err)
 		}
-		count++
-		total += f.hdr.Size
 	}
 	if err := ctx.Err(); err != nil {
 		return info, fmt.Errorf("s3 source: snapshot of %s: %w", b, err)
@@ -112,7 +112,7 @@ func (b *Bucket) Snapshot(ctx context.Context, w io.Writer) (source.Info, error)
 	if err := tw.Close(); err != nil {
 		return info, fmt.Errorf("s3 source: snapshot of %s: %w", b, err)
 	}
-	info.Items = []source.Item{{Name: "objects", Count: count, Bytes: total}}
+	info.Items = []source.Item{set.item()}
 	info.Details = map[string]string{"bucket": b.bucket, "prefix": strings.TrimSuffix(b.prefix, "/")}
 	if len(vanished) > 0 {
 		info.Details["vanished"] = strconv.Itoa(len(vanished))
@@ -121,8 +121,8 @@ func (b *Bucket) Snapshot(ctx context.Context, w io.Writer) (source.Info, error)
 	return info, nil
 }
 
-// writeEntry writes f's header and body.
-func (b *Bucket) writeEntry(ctx context.Context, tw *tar.Writer, f *fetch) error {
+// writeEntry writes f's header and body, and adds f to set.
+func (b *Bucket) writeEntry(ctx context.Context, tw *tar.Writer, f *fetch, set *objectSet) error {
 	if err := tw.WriteHeader(f.hdr); err != nil {
 		return fmt.Errorf("%q: %w", f.name, err)
 	}
@@ -130,15 +130,19 @@ func (b *Bucket) writeEntry(ctx context.Context, tw *tar.Writer, f *fetch) error
 		if _, err := tw.Write(f.small); err != nil {
 			return fmt.Errorf("%q: %w", f.name, err)
 		}
+		sum := sha256.Sum256(f.small)
+		set.add(f.name, f.hdr.Size, sum[:])
 		return nil
 	}
-	n, err := io.Copy(tw, &ctxReader{ctx: ctx, r: f.body})
+	h := sha256.New()
+	n, err := io.Copy(tw, io.TeeReader(&ctxReader{ctx: ctx, r: f.body}, h))
 	if err != nil {
 		return fmt.Errorf("%q: reading after %d of %d bytes: %w", f.name, n, f.hdr.Size, err)
 	}
 	if n != f.hdr.Size {
 		return fmt.Errorf("%q: got %d bytes, expected %d", f.name, n, f.hdr.Size)
 	}
+	set.add(f.name, n, h.Sum(nil))
 	return nil
 }
 
@@ -180,6 +184,9 @@ func (b *Bucket) produce(ctx context.Context, queue chan<- *fetch, slots chan st
 			name := strings.TrimPrefix(key, b.prefix)
 			if name == "" {
 				continue // the prefix's own folder marker
+			}
+			if inScratch(name) {
+				continue // a scratch restore in progress (see ScratchTarget)
 			}
 			if err := checkName(name); err != nil {
 				fail(fmt.Errorf("object %q cannot be restored safely (%v); move it or narrow the prefix", key, err))
