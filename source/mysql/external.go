@@ -65,7 +65,7 @@ func (d *Database) snapshotExternal(ctx context.Context, w io.Writer) (source.In
 		return info, err
 	}
 	info.Details["program"] = bin
-	st, err := d.Inspect(ctx)
+	st, err := d.Probe(ctx)
 	if err != nil {
 		return info, err
 	}
@@ -88,23 +88,44 @@ func (d *Database) snapshotExternal(ctx context.Context, w io.Writer) (source.In
 	if d.opts.SchemaOnly {
 		args = append(args, "--no-data")
 	}
-	args = append(args, "--", d.opts.Database)
-	if len(d.opts.Tables) > 0 || len(d.opts.Exclude) > 0 {
-		conn, err := d.db.Conn(ctx)
-		if err != nil {
-			return info, d.wrap(ctx, "connect", err)
-		}
-		tables, err := listTables(ctx, conn, d)
+	conn, err := d.db.Conn(ctx)
+	if err != nil {
+		return info, d.wrap(ctx, "connect", err)
+	}
+	dbs, err := d.resolve(ctx, conn)
+	if err != nil {
 		conn.Close()
-		if err != nil {
-			return info, d.wrap(ctx, "list tables", err)
+		return info, err
+	}
+	if d.target != "" && d.multi() {
+		conn.Close()
+		return info, errors.New("mysql: engine mysqldump cannot dump a restore target under the source's names; use the native engine")
+	}
+	// Tables and Exclude become --ignore-table options.
+	var ignore []string
+	if len(d.opts.Tables) > 0 || len(d.opts.Exclude) > 0 {
+		for _, p := range dbs {
+			all, err := listTables(ctx, conn, p.real, nil)
+			if err != nil {
+				conn.Close()
+				return info, d.wrap(ctx, "list tables", err)
+			}
+			for _, t := range all {
+				if !d.included(p.label, t.name) {
+					ignore = append(ignore, "--ignore-table="+p.real+"."+t.name)
+				}
+			}
 		}
-		if len(tables) == 0 {
-			return info, errors.New("mysql: engine mysqldump: no table matches Tables and Exclude")
+	}
+	conn.Close()
+	args = append(args, ignore...)
+	if d.multi() {
+		args = append(args, "--databases", "--")
+		for _, p := range dbs {
+			args = append(args, p.real)
 		}
-		for _, t := range tables {
-			args = append(args, t.name)
-		}
+	} else {
+		args = append(args, "--", dbs[0].real)
 	}
 	cmd := exec.CommandContext(ctx, bin, args...)
 	// The password goes through the environment, never the command line.

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/url"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -40,30 +41,43 @@ const (
 )
 
 var (
-	_ source.Source   = (*Database)(nil)
-	_ source.Restorer = (*Database)(nil)
-	_ source.Checker  = (*Database)(nil)
+	_ source.Source        = (*Database)(nil)
+	_ source.Restorer      = (*Database)(nil)
+	_ source.Checker       = (*Database)(nil)
+	_ source.Inspector     = (*Database)(nil)
+	_ source.Scratcher     = (*Database)(nil)
+	_ source.TargetSourcer = (*Database)(nil)
 )
 
 func init() {
 	source.Register("mysql", openURL)
 }
 
-// Options configure a Database. Only Database is required.
+// Options configure a Database. Database or Databases is required.
 type Options struct {
 	// Addr is the server's "host:port"; empty means "127.0.0.1:3306", and a
 	// missing port means 3306.
 	Addr string
 	// User and Password are the account's credentials.
 	User, Password string
-	// Database is the database (schema) to dump, and the default target of
-	// Restore.
+	// Database is the one database (schema) to dump, and the default
+	// target of Restore. Its dump names no database, so it loads into any
+	// database. Give Database or Databases, not both.
 	Database string
+	// Databases dumps several databases in one snapshot: their names, or
+	// the single entry "*" for every database except the system ones
+	// (mysql, information_schema, performance_schema, sys) and restore
+	// scratch databases (ScratchPrefix…). The dump then creates and selects
+	// each database (CREATE DATABASE IF NOT EXISTS, USE) like mysqldump
+	// --databases; see the package documentation for how Restore maps
+	// them to targets.
+	Databases []string
 	// Tables, when not empty, limits the dump to tables and views whose names
-	// match one of these path.Match patterns ("orders", "log_*").
+	// match one of these path.Match patterns ("orders", "log_*"). A pattern
+	// with a '.' is matched against "db.table" instead.
 	Tables []string
 	// Exclude leaves out tables and views whose names match one of these
-	// patterns; it wins over Tables.
+	// patterns (with a '.', against "db.table"); it wins over Tables.
 	Exclude []string
 	// Parallel is the number of connections that dump tables at the same
 	// time from one snapshot (see the package documentation). Zero means
@@ -83,8 +97,9 @@ type Options struct {
 	// DefaultMaxInsertBytes. Keep it well below the server's
 	// max_allowed_packet.
 	MaxInsertBytes int
-	// Where maps a table name to an SQL condition: only the table's rows
-	// that satisfy it are dumped, like mysqldump --where. The condition is
+	// Where maps a table name ("t", or "db.t" with several databases; "db.t"
+	// wins) to an SQL condition: only the table's rows that satisfy it are
+	// dumped, like mysqldump --where. The condition is
 	// trusted SQL from the configuration.
 	Where map[string]string
 	// SchemaOnly dumps table, view and trigger definitions without rows.
@@ -110,16 +125,46 @@ type Options struct {
 type Database struct {
 	opts Options
 	db   *sql.DB
+	// target, when not empty, makes the Database read a restore target
+	// (RestoreOptions.Target syntax) under the source's names; see
+	// TargetSource. shared marks such a Database: Close leaves the pool.
+	target string
+	shared bool
 }
 
 // New returns the source for the database described by opts. It does not
 // connect; Check, Snapshot and Restore do.
 func New(opts Options) (*Database, error) {
-	if opts.Database == "" {
-		return nil, errors.New("mysql: no database named")
-	}
-	if err := checkIdent(opts.Database); err != nil {
-		return nil, fmt.Errorf("mysql: database name: %w", err)
+	switch {
+	case opts.Database == "" && len(opts.Databases) == 0:
+		return nil, errors.New("mysql: no database named (Options.Database or Options.Databases)")
+	case opts.Database != "" && len(opts.Databases) > 0:
+		return nil, errors.New("mysql: give Options.Database or Options.Databases, not both")
+	case opts.Database != "":
+		if err := checkIdent(opts.Database); err != nil {
+			return nil, fmt.Errorf("mysql: Options.Database %q: %w", opts.Database, err)
+		}
+	default:
+		seen := map[string]bool{}
+		for _, n := range opts.Databases {
+			if n == "*" {
+				if len(opts.Databases) > 1 {
+					return nil, errors.New("mysql: Options.Databases: \"*\" (all databases) must be the only entry")
+				}
+				continue
+			}
+			if err := checkIdent(n); err != nil {
+				return nil, fmt.Errorf("mysql: Options.Databases: %q: %w", n, err)
+			}
+			if seen[n] {
+				return nil, fmt.Errorf("mysql: Options.Databases: %q is listed twice", n)
+			}
+			seen[n] = true
+		}
+		opts.Databases = slices.Clone(opts.Databases)
+		if opts.Databases[0] != "*" {
+			slices.Sort(opts.Databases)
+		}
 	}
 	if opts.Addr == "" {
 		opts.Addr = "127.0.0.1:3306"
@@ -192,8 +237,16 @@ func (d *Database) Options() Options { return d.opts }
 func (d *Database) Format() string { return Format }
 
 // Close closes the Database's idle connections. A closed Database cannot be
-// used again.
-func (d *Database) Close() error { return d.db.Close() }
+// used again. Closing a Database returned by TargetSource does nothing.
+func (d *Database) Close() error {
+	if d.shared {
+		return nil
+	}
+	return d.db.Close()
+}
+
+// multi reports whether the Database dumps several databases (Databases).
+func (d *Database) multi() bool { return len(d.opts.Databases) > 0 }
 
 // location names the database without secrets.
 func (d *Database) location() string {
@@ -201,28 +254,48 @@ func (d *Database) location() string {
 	if d.opts.User != "" {
 		u = d.opts.User + "@"
 	}
-	return u + d.opts.Addr + "/" + d.opts.Database
+	l := u + d.opts.Addr + "/" + d.opts.Database
+	if d.multi() {
+		l += "?databases=" + strings.Join(d.opts.Databases, ",")
+	}
+	if d.target != "" {
+		l += " (restore target " + d.target + ")"
+	}
+	return l
 }
 
-// included reports whether a table or view of that name is dumped.
-func (d *Database) included(name string) bool {
+// included reports whether a table or view of database db (as the dump
+// names it) is dumped.
+func (d *Database) included(db, name string) bool {
+	match := func(p string) bool {
+		n := name
+		if strings.Contains(p, ".") {
+			n = db + "." + name
+		}
+		ok, _ := path.Match(p, n)
+		return ok
+	}
 	for _, p := range d.opts.Exclude {
-		if ok, _ := path.Match(p, name); ok {
+		if match(p) {
 			return false
 		}
 	}
 	if len(d.opts.Tables) == 0 {
 		return true
 	}
-	for _, p := range d.opts.Tables {
-		if ok, _ := path.Match(p, name); ok {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(d.opts.Tables, match)
 }
 
-// Status is what Inspect finds out about a source.
+// where returns the row filter of table name of database db.
+func (d *Database) where(db, name string) (string, bool) {
+	if c, ok := d.opts.Where[db+"."+name]; ok {
+		return c, true
+	}
+	c, ok := d.opts.Where[name]
+	return c, ok
+}
+
+// Status is what Probe finds out about a source.
 type Status struct {
 	// ServerVersion is the server's version string.
 	ServerVersion string
@@ -236,9 +309,9 @@ type Status struct {
 	Tables int
 }
 
-// Inspect connects, checks that the database exists and that the account can
-// read it, and reports which consistency mode a snapshot will get.
-func (d *Database) Inspect(ctx context.Context) (Status, error) {
+// Probe connects, checks that the databases exist and that the account can
+// read them, and reports which consistency mode a snapshot will get.
+func (d *Database) Probe(ctx context.Context) (Status, error) {
 	var st Status
 	conn, err := d.db.Conn(ctx)
 	if err != nil {
@@ -248,27 +321,26 @@ func (d *Database) Inspect(ctx context.Context) (Status, error) {
 	if err := conn.QueryRowContext(ctx, "SELECT VERSION()").Scan(&st.ServerVersion); err != nil {
 		return st, d.wrap(ctx, "check", err)
 	}
-	var n int
-	if err := conn.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?", d.opts.Database).Scan(&n); err != nil {
-		return st, d.wrap(ctx, "check", err)
-	}
-	if n == 0 {
-		return st, fmt.Errorf("mysql: check: database %q does not exist on %s or the account cannot see it", d.opts.Database, d.opts.Addr)
-	}
-	if _, err := conn.ExecContext(ctx, "USE "+quoteIdent(d.opts.Database)); err != nil {
-		return st, d.wrap(ctx, "check: use database", err)
-	}
-	tables, err := listTables(ctx, conn, d)
+	dbs, err := d.resolve(ctx, conn)
 	if err != nil {
-		return st, d.wrap(ctx, "check", err)
+		return st, err
 	}
-	st.Tables = len(tables)
-	for _, t := range tables {
-		if t.view {
-			continue
+	for _, p := range dbs {
+		if err := d.mustExist(ctx, conn, p.real); err != nil {
+			return st, err
 		}
-		if _, err := conn.ExecContext(ctx, "SELECT 1 FROM "+quoteIdent(t.name)+" LIMIT 0"); err != nil {
-			return st, d.wrap(ctx, "check: read table "+quoteIdent(t.name), err)
+		tables, err := listTables(ctx, conn, p.real, func(n string) bool { return d.included(p.label, n) })
+		if err != nil {
+			return st, d.wrap(ctx, "check", err)
+		}
+		st.Tables += len(tables)
+		for _, t := range tables {
+			if t.view {
+				continue
+			}
+			if _, err := conn.ExecContext(ctx, "SELECT 1 FROM "+quoteIdent(p.real)+"."+quoteIdent(t.name)+" LIMIT 0"); err != nil {
+				return st, d.wrap(ctx, "check: read table "+quoteIdent(p.real)+"."+quoteIdent(t.name), err)
+			}
 		}
 	}
 	st.Consistency = "single-connection"
@@ -288,9 +360,9 @@ func (d *Database) Inspect(ctx context.Context) (Status, error) {
 }
 
 // Check returns nil when the server is reachable with the credentials, the
-// database exists and every table to dump can be read.
+// databases exist and every table to dump can be read.
 func (d *Database) Check(ctx context.Context) error {
-	_, err := d.Inspect(ctx)
+	_, err := d.Probe(ctx)
 	return err
 }
 
@@ -300,6 +372,9 @@ func (d *Database) Check(ctx context.Context) error {
 func (d *Database) wrap(ctx context.Context, op string, err error) error {
 	if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
 		return fmt.Errorf("mysql: %s (%s): %w (%v)", op, d.location(), cerr, err)
+	}
+	if errors.Is(err, gomysql.ErrInvalidConn) || errors.Is(err, driver.ErrBadConn) {
+		return fmt.Errorf("mysql: %s (%s): the connection to the server was lost (killed, or the server went away): %w", op, d.location(), err)
 	}
 	return fmt.Errorf("mysql: %s (%s): %w", op, d.location(), err)
 }
@@ -316,12 +391,27 @@ func openURL(_ context.Context, u *url.URL) (source.Source, error) {
 	}
 	o.Addr = u.Host
 	o.Database = strings.TrimPrefix(u.Path, "/")
-	if o.Database == "" || strings.Contains(o.Database, "/") {
-		return nil, errors.New("mysql URL must name exactly one database: mysql://user:pass@host:port/db")
+	q := u.Query()
+	if _, ok := q["databases"]; ok && o.Database != "" {
+		return nil, errors.New("mysql URL: name one database in the path or several with ?databases=, not both")
 	}
-	for k, vs := range u.Query() {
+	if _, ok := q["databases"]; !ok && (o.Database == "" || strings.Contains(o.Database, "/")) {
+		return nil, errors.New("mysql URL must name one database (mysql://user:pass@host:port/db) or several (mysql://user:pass@host:port/?databases=a,b or ?databases=*)")
+	}
+	for k, vs := range q {
 		var err error
 		switch k {
+		case "databases":
+			for _, v := range vs {
+				for p := range strings.SplitSeq(v, ",") {
+					if p != "" {
+						o.Databases = append(o.Databases, p)
+					}
+				}
+			}
+			if len(o.Databases) == 0 {
+				return nil, errors.New("mysql URL: parameter \"databases\" is empty")
+			}
 		case "tables", "exclude":
 			var ps []string
 			for _, v := range vs {
@@ -367,7 +457,7 @@ func openURL(_ context.Context, u *url.URL) (source.Source, error) {
 		case "events":
 			o.Events, err = boolean(vs)
 		default:
-			return nil, fmt.Errorf("mysql URL: unknown parameter %q (known: tables, exclude, where, parallel, chunk_rows, rows_per_insert, max_insert_bytes, schema_only, no_triggers, routines, events, engine)", k)
+			return nil, fmt.Errorf("mysql URL: unknown parameter %q (known: databases, tables, exclude, where, parallel, chunk_rows, rows_per_insert, max_insert_bytes, schema_only, no_triggers, routines, events, engine)", k)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("mysql URL: parameter %q: %w", k, err)

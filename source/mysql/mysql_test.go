@@ -198,6 +198,7 @@ type harness struct {
 	db   string
 	src  *mysql.Database
 	opts func(string) mysql.Options
+	hide bool
 }
 
 func newHarness(t *testing.T) *harness {
@@ -214,7 +215,20 @@ func newHarness(t *testing.T) *harness {
 	return h
 }
 
-func (h *harness) Source(t testing.TB) source.Source { return h.src }
+func (h *harness) Source(t testing.TB) source.Source {
+	if h.hide {
+		return restoreOnly{h.src}
+	}
+	return h.src
+}
+
+// restoreOnly hides a Database's abilities but Source, Restorer and Checker.
+type restoreOnly struct{ *mysql.Database }
+
+func (r restoreOnly) Inspect()       {}
+func (r restoreOnly) ScratchTarget() {}
+func (r restoreOnly) DropTarget()    {}
+func (r restoreOnly) TargetSource()  {}
 
 func (h *harness) Seed(t testing.TB, variant int) {
 	t.Helper()
@@ -257,7 +271,6 @@ func TestConformance(t *testing.T) {
 		secret = ""
 	}
 	sourcetest.Run(t, h, sourcetest.Config{
-		Lacks:     sourcetest.AtomicRestore,
 		Canonical: canonical,
 		Secret:    secret,
 	})
@@ -283,11 +296,17 @@ func TestRoundTripChecksums(t *testing.T) {
 		var again bytes.Buffer
 		info2, err := h.s.open(t, h.opts(target)).Snapshot(t.Context(), &again)
 		require.NoError(t, err)
-		for k, v := range info.Details {
-			if strings.HasPrefix(k, "checksum.") {
-				assert.Equal(t, v, info2.Details[k], k)
-			}
+		require.Len(t, info2.Items, len(info.Items))
+		for i, it := range info.Items {
+			assert.NotEmpty(t, it.Name)
+			assert.Equal(t, it.Count, info2.Items[i].Count, it.Name)
+			assert.Equal(t, it.Checksum, info2.Items[i].Checksum, it.Name)
 		}
+		// Inspect of the restored copy, under the source's names, equals
+		// the snapshot's items.
+		got, err := h.src.Inspect(t.Context(), target)
+		require.NoError(t, err)
+		assert.Equal(t, info.Items, got.Items, "variant %d: Inspect of the restore", v)
 
 		viaClient := h.RestoreTarget(t)
 		h.s.exec(t, "", "CREATE DATABASE "+viaClient)
@@ -296,7 +315,8 @@ func TestRoundTripChecksums(t *testing.T) {
 	}
 }
 
-// mysqlClient loads dump into db with the mysql command-line client.
+// mysqlClient loads dump into db with the mysql command-line client (no
+// default database when db is empty).
 func mysqlClient(t testing.TB, s *server, db string, dump []byte) {
 	t.Helper()
 	bin, err := exec.LookPath("mysql")
@@ -310,7 +330,10 @@ func mysqlClient(t testing.TB, s *server, db string, dump []byte) {
 		t.Skip("the mysql client is not installed")
 	}
 	host, port, _ := net.SplitHostPort(s.cfg.Addr)
-	args := []string{"--protocol=TCP", "-h", host, "-P", port, "-u", s.cfg.User, "--binary-mode", db}
+	args := []string{"--protocol=TCP", "-h", host, "-P", port, "-u", s.cfg.User, "--binary-mode"}
+	if db != "" {
+		args = append(args, db)
+	}
 	cmd := exec.CommandContext(t.Context(), bin, args...)
 	if s.cfg.Passwd != "" {
 		cmd.Env = append(cmd.Environ(), "MYSQL_PWD="+s.cfg.Passwd)
@@ -431,11 +454,11 @@ func TestBadInput(t *testing.T) {
 	assert.NotContains(t, err.Error(), pw)
 }
 
-func TestInspect(t *testing.T) {
+func TestProbe(t *testing.T) {
 	s := newServer(t)
 	db := s.newDB(t)
 	s.exec(t, db, "CREATE TABLE t (a INT)")
-	st, err := s.open(t, s.opts(db)).Inspect(t.Context())
+	st, err := s.open(t, s.opts(db)).Probe(t.Context())
 	require.NoError(t, err)
 	assert.NotEmpty(t, st.ServerVersion)
 	assert.Equal(t, "parallel-locked", st.Consistency)
@@ -475,7 +498,7 @@ func TestUnprivileged(t *testing.T) {
 	}
 	s.exec(t, "", fmt.Sprintf("GRANT SELECT ON %s.* TO '%s'@'%%'; DROP TABLE %s.secret", db, user, db))
 
-	st, err := src.Inspect(t.Context())
+	st, err := src.Probe(t.Context())
 	require.NoError(t, err)
 	assert.Equal(t, "single-connection", st.Consistency)
 	assert.Contains(t, st.Reason, "RELOAD")
@@ -485,7 +508,9 @@ func TestUnprivileged(t *testing.T) {
 	assert.Equal(t, "single-connection", info.Details["consistency"])
 	assert.Contains(t, info.Details["consistency_reason"], "RELOAD")
 	assert.True(t, info.PointInTime)
-	assert.Equal(t, []source.Item{{Name: db + ".t", Count: 2, Bytes: info.Items[0].Bytes}}, info.Items)
+	require.Len(t, info.Items, 1)
+	assert.Equal(t, db+".t", info.Items[0].Name)
+	assert.Equal(t, int64(2), info.Items[0].Count)
 }
 
 // TestTruncatedLeavesNoTrace: a truncated dump fails before anything is
@@ -640,11 +665,7 @@ func TestChunks(t *testing.T) {
 	info, err := h.s.open(t, o).Snapshot(t.Context(), &dump)
 	require.NoError(t, err)
 	require.NotEmpty(t, info.Details["chunks"], "the table was not split")
-	require.Len(t, info.Items, len(want.Items))
-	for i := range want.Items {
-		assert.Equal(t, want.Items[i].Count, info.Items[i].Count, want.Items[i].Name)
-	}
-	assert.Equal(t, want.Details["checksum.other"], info.Details["checksum.other"])
+	assert.Equal(t, want.Items, info.Items)
 	assert.Equal(t, 1, strings.Count(dump.String(), "CREATE TABLE `other`"))
 
 	target := h.RestoreTarget(t)
@@ -740,12 +761,14 @@ func TestConformanceMysqldump(t *testing.T) {
 		return o
 	}
 	h.src = h.s.open(t, h.opts(h.db))
+	// The mysqldump engine records no Info.Items: Inspect cannot be
+	// compared with its snapshots, so the suite sees no Inspector.
+	h.hide = true
 	secret := h.s.cfg.Passwd
 	if strings.Contains(h.s.cfg.User+"@"+h.s.cfg.Addr, secret) {
 		secret = ""
 	}
 	sourcetest.Run(t, h, sourcetest.Config{
-		Lacks:     sourcetest.AtomicRestore,
 		Canonical: canonicalMysqldump,
 		Secret:    secret,
 	})

@@ -162,9 +162,17 @@ func TestRapidRoundTrip(t *testing.T) {
 		o.RowsPerInsert = rapid.IntRange(1, 5).Draw(rt, "rowsPerInsert")
 		src := s.open(t, o)
 		var dump bytes.Buffer
-		_, err = src.Snapshot(t.Context(), &dump)
+		info, err := src.Snapshot(t.Context(), &dump)
 		require.NoError(rt, err)
 		require.NoError(rt, src.Restore(t.Context(), bytes.NewReader(dump.Bytes()), source.RestoreOptions{Target: target}))
 		require.Equal(rt, s.checksums(t, db), s.checksums(t, target), "dump:\n%s", dump.String())
+		// Inspect of the restore, under the source's names, equals the
+		// snapshot's items (counts, sizes and row checksums).
+		got, err := src.Inspect(t.Context(), target)
+		require.NoError(rt, err)
+		require.Equal(rt, info.Items, got.Items)
+		require.Len(rt, info.Items, 1)
+		require.Equal(rt, db+".t", info.Items[0].Name)
+		require.Equal(rt, int64(nrows), info.Items[0].Count)
 	})
 }

@@ -4,13 +4,14 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/rand"
 	"database/sql"
-	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
-	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -382,37 +383,26 @@ func truncate(s string, n int) string {
 	return s
 }
 
-// Restore loads a dump written by Snapshot into the database opts.Target
-// (default: the source's own database); see the package documentation for
-// what it checks and what a failure leaves behind.
+// Restore loads a dump written by Snapshot (or by mysqldump) into the
+// database or databases opts.Target names: first into a scratch database
+// per target, then, once the whole stream has been read and checked, into
+// the target by renaming. See the package documentation for the Target
+// syntax, what it checks and what a failure leaves behind.
 func (d *Database) Restore(ctx context.Context, r io.Reader, opts source.RestoreOptions) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("mysql: restore: %w", err)
 	}
-	target := opts.Target
-	if target == "" {
-		target = d.opts.Database
+	spec := opts.Target
+	if spec == "" {
+		spec = d.target
 	}
-	if err := checkIdent(target); err != nil {
-		return fmt.Errorf("mysql: restore: target database name %q: %w", target, err)
-	}
-
-	// Pass 1: read and check the whole stream, spooling its statements to a
-	// temporary file, before anything touches the server.
-	var spool *os.File
-	var sw *bufio.Writer
-	if !opts.DryRun {
-		f, err := os.CreateTemp("", "backupkit-mysql-restore-*")
-		if err != nil {
-			return fmt.Errorf("mysql: restore: %w", err)
-		}
-		defer os.Remove(f.Name())
-		defer f.Close()
-		spool, sw = f, bufio.NewWriterSize(f, 1<<20)
+	ts, err := parseTarget(spec)
+	if err != nil {
+		return fmt.Errorf("mysql: restore: %w", err)
 	}
 	tr := &trailerReader{r: r}
 	br := bufio.NewReaderSize(tr, 1<<16)
-	head, _ := br.Peek(64)
+	head, _ := br.Peek(1024)
 	native := bytes.HasPrefix(head, []byte(headerLine))
 	if !native && !isMysqldump(head) {
 		_, err := io.Copy(io.Discard, br) // read to the end so the reader's own error shows
@@ -421,9 +411,10 @@ func (d *Database) Restore(ctx context.Context, r io.Reader, opts source.Restore
 		}
 		return fmt.Errorf("mysql: restore: %w (bad first line)", ErrNotDump)
 	}
+	rs := &restoreRun{d: d, ts: ts, drop: opts.DropExisting, dry: opts.DryRun, native: native, label: headerDatabase(head)}
+	defer rs.cleanup(ctx)
 	sp := NewSplitter(br)
 	n := 0
-	var lenBuf [binary.MaxVarintLen64]byte
 	for {
 		if n%256 == 0 {
 			if err := ctx.Err(); err != nil {
@@ -437,16 +428,12 @@ func (d *Database) Restore(ctx context.Context, r io.Reader, opts source.Restore
 		if err != nil {
 			return fmt.Errorf("mysql: restore: line %d: %w", sp.Line(), err)
 		}
-		if err := allowedStatement(stmt); err != nil {
-			return fmt.Errorf("mysql: restore: line %d: %w", sp.Line(), err)
-		}
 		n++
-		if sw != nil {
-			k := binary.PutUvarint(lenBuf[:], uint64(len(stmt)))
-			_, _ = sw.Write(lenBuf[:k])
-			if _, err := sw.Write(stmt); err != nil {
-				return fmt.Errorf("mysql: restore: spooling: %w", err)
+		if err := rs.statement(ctx, stmt, n); err != nil {
+			if strings.HasPrefix(err.Error(), "mysql: ") {
+				return fmt.Errorf("%w (dump line %d)", err, sp.Line())
 			}
+			return fmt.Errorf("mysql: restore: line %d: %w", sp.Line(), err)
 		}
 	}
 	verify := tr.verify
@@ -456,157 +443,551 @@ func (d *Database) Restore(ctx context.Context, r io.Reader, opts source.Restore
 	if err := verify(n); err != nil {
 		return fmt.Errorf("mysql: restore: %w", err)
 	}
-	if opts.DryRun {
+	if rs.dry {
 		return nil
 	}
-	if err := sw.Flush(); err != nil {
-		return fmt.Errorf("mysql: restore: spooling: %w", err)
-	}
-	if _, err := spool.Seek(0, io.SeekStart); err != nil {
-		return fmt.Errorf("mysql: restore: %w", err)
-	}
-	return d.load(ctx, bufio.NewReaderSize(spool, 1<<20), n, target, opts.DropExisting, native)
+	return rs.commit(ctx)
 }
 
-// load runs the n spooled statements against target.
-func (d *Database) load(ctx context.Context, r *bufio.Reader, n int, target string, drop, native bool) (err error) {
-	conn, err := d.db.Conn(ctx)
-	if err != nil {
-		return d.wrap(ctx, "restore: connect", err)
-	}
-	defer discard(conn)
-	var exists int
-	if err := conn.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?", target).Scan(&exists); err != nil {
-		return d.wrap(ctx, "restore", err)
-	}
-	created := false
-	if exists > 0 {
-		var objects int
-		if err := conn.QueryRowContext(ctx, "SELECT (SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?) + (SELECT COUNT(*) FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = ?)", target, target).Scan(&objects); err != nil {
-			return d.wrap(ctx, "restore", err)
-		}
-		if objects > 0 {
-			if !drop {
-				return fmt.Errorf("mysql: restore: database %q already holds %d tables, views or routines; use DropExisting to replace them", target, objects)
-			}
-			var cs, coll string
-			if err := conn.QueryRowContext(ctx, "SELECT DEFAULT_CHARACTER_SET_NAME, DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?", target).Scan(&cs, &coll); err != nil {
-				return d.wrap(ctx, "restore", err)
-			}
-			if _, err := conn.ExecContext(ctx, "DROP DATABASE "+quoteIdent(target)); err != nil {
-				return d.wrap(ctx, "restore: drop existing database", err)
-			}
-			if _, err := conn.ExecContext(ctx, "CREATE DATABASE "+quoteIdent(target)+" CHARACTER SET "+cs+" COLLATE "+coll); err != nil {
-				return d.wrap(ctx, "restore: recreate database", err)
-			}
-		}
-	} else {
-		if _, err := conn.ExecContext(ctx, "CREATE DATABASE "+quoteIdent(target)); err != nil {
-			return d.wrap(ctx, "restore: create database", err)
-		}
-		created = true
-	}
-	defer func() {
-		if err != nil && created {
-			_, _ = d.db.ExecContext(context.WithoutCancel(ctx), "DROP DATABASE IF EXISTS "+quoteIdent(target))
-		}
-	}()
-	if _, err := conn.ExecContext(ctx, "USE "+quoteIdent(target)); err != nil {
-		return d.wrap(ctx, "restore: use database", err)
-	}
-	// INSERT statements go to Parallel connections whose session is set as
-	// a dump's header sets it; every other statement runs on conn, in
-	// order, after all INSERTs before it have finished.
-	workers := d.opts.Parallel
-	if !native {
-		// mysqldump's output locks each table (LOCK TABLES … WRITE) on the
-		// main connection: its INSERTs must run there too.
-		workers = 1
-	}
-	var (
-		wg       sync.WaitGroup // workers
-		inflight sync.WaitGroup // INSERTs sent and not yet done
-		mu       sync.Mutex
-		firstErr error
-		stmts    chan []byte
-	)
-	failed := func() error {
-		mu.Lock()
-		defer mu.Unlock()
-		return firstErr
-	}
-	if workers > 1 {
-		stmts = make(chan []byte, workers)
-		defer func() {
-			close(stmts)
-			wg.Wait()
-		}()
-		for range workers {
-			wc, err := d.db.Conn(ctx)
-			if err != nil {
-				return d.wrap(ctx, "restore: connect", err)
-			}
-			for _, q := range []string{"USE " + quoteIdent(target), "SET NAMES utf8mb4", "SET TIME_ZONE='+00:00'", "SET UNIQUE_CHECKS=0",
-				"SET FOREIGN_KEY_CHECKS=0", "SET SQL_MODE='NO_AUTO_VALUE_ON_ZERO'", "SET SQL_NOTES=0"} {
-				if _, err := wc.ExecContext(ctx, q); err != nil {
-					discard(wc)
-					return d.wrap(ctx, "restore: session", err)
-				}
-			}
-			wg.Go(func() {
-				defer discard(wc)
-				for st := range stmts {
-					if failed() == nil {
-						if err := execRetry(ctx, wc, st); err != nil {
-							mu.Lock()
-							if firstErr == nil {
-								firstErr = d.wrap(ctx, "restore: statement ("+truncate(oneLine(string(st)), 60)+")", err)
-							}
-							mu.Unlock()
-						}
-					}
-					inflight.Done()
-				}
-			})
-		}
-	}
-	var stmt []byte
-	for i := range n {
-		size, err := binary.ReadUvarint(r)
-		if err != nil {
-			return fmt.Errorf("mysql: restore: reading spool: %w", err)
-		}
-		if stmts != nil {
-			stmt = nil // each parallel statement needs its own buffer
-		}
-		if cap(stmt) < int(size) {
-			stmt = make([]byte, size)
-		}
-		stmt = stmt[:size]
-		if _, err := io.ReadFull(r, stmt); err != nil {
-			return fmt.Errorf("mysql: restore: reading spool: %w", err)
-		}
-		if stmts != nil && bytes.HasPrefix(stmt, []byte("INSERT INTO ")) {
-			inflight.Add(1)
-			select {
-			case stmts <- stmt:
-			case <-ctx.Done():
-				inflight.Done()
-				inflight.Wait()
-				return fmt.Errorf("mysql: restore: %w", ctx.Err())
-			}
+// headerDatabase returns the database a one-database dump names in its
+// header comments ("-- Database: shop", mysqldump's "-- Host: …
+// Database: shop"), or "".
+func headerDatabase(head []byte) string {
+	for l := range strings.SplitSeq(string(head), "\n") {
+		if !strings.HasPrefix(l, "--") {
 			continue
 		}
-		inflight.Wait()
-		if err := failed(); err != nil {
-			return err
-		}
-		if _, err := conn.ExecContext(ctx, string(stmt)); err != nil {
-			return d.wrap(ctx, "restore: statement "+strconv.Itoa(i+1)+" ("+truncate(oneLine(string(stmt)), 60)+")", err)
+		if _, db, ok := strings.Cut(l, "Database: "); ok && checkIdent(strings.TrimSpace(db)) == nil {
+			return strings.TrimSpace(db)
 		}
 	}
-	inflight.Wait()
-	return failed()
+	return ""
+}
+
+// restoreTarget is one database being restored: the dump's name for it,
+// the target and the scratch database it is loaded into first.
+type restoreTarget struct {
+	label, dest, scratch string
+	// created is set once commit created dest.
+	created bool
+}
+
+// restoreRun is the state of one Restore.
+type restoreRun struct {
+	d      *Database
+	ts     targetSpec
+	drop   bool
+	dry    bool
+	native bool
+	// label is the database a one-database dump names in its header.
+	label   string
+	targets []*restoreTarget
+	cur     *restoreTarget
+
+	conn      *sql.Conn // the main connection: every statement but parallel INSERTs
+	workers   *insertWorkers
+	committed bool
+}
+
+// createDatabaseRE matches the CREATE DATABASE statements of dumps of
+// several databases (this package's and mysqldump --databases').
+var createDatabaseRE = regexp.MustCompile("^(?i:CREATE DATABASE)\\s+(?:/\\*!32312 )?(?i:IF NOT EXISTS)(?:\\s*\\*/)?\\s+`((?:[^`]|``)+)`(.*)$")
+
+// charsetRE and collateRE find the character set and collation of such a
+// statement.
+var (
+	charsetRE = regexp.MustCompile(`(?i)CHARACTER SET\s+([A-Za-z0-9_]+)`)
+	collateRE = regexp.MustCompile(`(?i)COLLATE\s+([A-Za-z0-9_]+)`)
+	useRE     = regexp.MustCompile("^(?i:USE)\\s+`((?:[^`]|``)+)`$")
+)
+
+// statement checks and (unless dry) runs statement number n of the dump.
+func (rs *restoreRun) statement(ctx context.Context, stmt []byte, n int) error {
+	if m := createDatabaseRE.FindSubmatch(stmt); m != nil {
+		label := strings.ReplaceAll(string(m[1]), "``", "`")
+		var cs, coll string
+		if c := charsetRE.FindSubmatch(m[2]); c != nil {
+			cs = string(c[1])
+		}
+		if c := collateRE.FindSubmatch(m[2]); c != nil {
+			coll = string(c[1])
+		}
+		return rs.database(ctx, label, cs, coll)
+	}
+	if m := useRE.FindSubmatch(stmt); m != nil {
+		return rs.use(ctx, strings.ReplaceAll(string(m[1]), "``", "`"))
+	}
+	if err := allowedStatement(stmt); err != nil {
+		return err
+	}
+	if rs.cur == nil && !bytes.HasPrefix(stmt, []byte("SET ")) && !bytes.HasPrefix(stmt, []byte("/*!")) {
+		// A dump of one database: it names none in its statements.
+		if len(rs.targets) > 0 {
+			return errors.New("statement outside a database after a USE of none")
+		}
+		if err := rs.database(ctx, "", "", ""); err != nil {
+			return err
+		}
+		if err := rs.use(ctx, ""); err != nil {
+			return err
+		}
+	}
+	if rs.dry {
+		return nil
+	}
+	if rs.conn == nil {
+		if err := rs.connect(ctx); err != nil {
+			return err
+		}
+	}
+	if rs.workers != nil && bytes.HasPrefix(stmt, []byte("INSERT INTO ")) {
+		return rs.workers.send(ctx, stmt)
+	}
+	if rs.workers != nil {
+		if err := rs.workers.wait(); err != nil {
+			return err
+		}
+	}
+	if _, err := rs.conn.ExecContext(ctx, string(stmt)); err != nil {
+		return rs.d.wrap(ctx, "restore: statement "+strconv.Itoa(n)+" ("+truncate(oneLine(string(stmt)), 60)+")", err)
+	}
+	return nil
+}
+
+func (rs *restoreRun) connect(ctx context.Context) error {
+	c, err := rs.d.db.Conn(ctx)
+	if err != nil {
+		return rs.d.wrap(ctx, "restore: connect", err)
+	}
+	rs.conn = c
+	return nil
+}
+
+// dest returns the target of the dump's database label ("" for a dump of
+// one database that names none in its statements).
+func (rs *restoreRun) dest(label string) (string, error) {
+	if label == "" {
+		switch {
+		case rs.ts.name != "":
+			return rs.ts.name, nil
+		case rs.ts.raw == "" && !rs.d.multi():
+			return rs.d.opts.Database, nil
+		case rs.label != "":
+			label = rs.label
+		case rs.ts.raw == "":
+			return "", errors.New("the dump names no database and the source has several: give RestoreOptions.Target")
+		default:
+			return "", fmt.Errorf("target %q maps databases, but the dump names none: give a database name", rs.ts.raw)
+		}
+	}
+	return rs.ts.dest(label)
+}
+
+// database starts the dump's database label: it maps it to its target,
+// refuses a target that holds data without DropExisting, and creates the
+// scratch database (character set cs and collation coll, when given).
+func (rs *restoreRun) database(ctx context.Context, label, cs, coll string) error {
+	dest, err := rs.dest(label)
+	if err != nil {
+		return err
+	}
+	for _, t := range rs.targets {
+		if t.label == label {
+			return fmt.Errorf("the dump creates database %q twice", label)
+		}
+		if t.dest == dest {
+			return fmt.Errorf("target %q is ambiguous: databases %q and %q of the dump would both go to %q; give a map (a=a2,b=b2) or a pattern (*_copy)", rs.ts.raw, t.label, label, dest)
+		}
+	}
+	t := &restoreTarget{label: label, dest: dest}
+	rs.targets = append(rs.targets, t)
+	if rs.dry {
+		return nil
+	}
+	if rs.conn == nil {
+		if err := rs.connect(ctx); err != nil {
+			return err
+		}
+	}
+	if err := rs.refuseExisting(ctx, dest); err != nil {
+		return err
+	}
+	if cs == "" {
+		// Without the dump's: the target's, else the server's default.
+		_ = rs.conn.QueryRowContext(ctx, "SELECT DEFAULT_CHARACTER_SET_NAME, DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?", dest).Scan(&cs, &coll)
+	}
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	t.scratch = ScratchPrefix + hex.EncodeToString(b[:]) + "_" + dest[:min(len(dest), 64-len(ScratchPrefix)-9)]
+	q := "CREATE DATABASE " + quoteIdent(t.scratch)
+	if cs != "" {
+		q += " CHARACTER SET " + cs
+	}
+	if coll != "" {
+		q += " COLLATE " + coll
+	}
+	if _, err := rs.conn.ExecContext(ctx, q); err != nil {
+		t.scratch = ""
+		return rs.d.wrap(ctx, "restore: create scratch database", err)
+	}
+	return nil
+}
+
+// refuseExisting fails when dest holds tables, views, routines or events
+// and the restore may not replace them.
+func (rs *restoreRun) refuseExisting(ctx context.Context, dest string) error {
+	n, err := objectCount(ctx, rs.conn, dest)
+	if err != nil {
+		return rs.d.wrap(ctx, "restore", err)
+	}
+	if n > 0 && !rs.drop {
+		return fmt.Errorf("database %q already holds %d tables, views, routines or events; use DropExisting to replace them", dest, n)
+	}
+	return nil
+}
+
+func objectCount(ctx context.Context, q queryer, db string) (int, error) {
+	rows, err := q.QueryContext(ctx, "SELECT (SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?) + (SELECT COUNT(*) FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = ?) + (SELECT COUNT(*) FROM information_schema.EVENTS WHERE EVENT_SCHEMA = ?)", db, db, db)
+	if err != nil {
+		return 0, err
+	}
+	defer rows.Close()
+	var n int
+	if rows.Next() {
+		err = rows.Scan(&n)
+	}
+	if err == nil {
+		err = rows.Err()
+	}
+	return n, err
+}
+
+// use makes the dump's database label the current one: the following
+// statements load into its scratch database.
+func (rs *restoreRun) use(ctx context.Context, label string) error {
+	var t *restoreTarget
+	for _, x := range rs.targets {
+		if x.label == label {
+			t = x
+		}
+	}
+	if t == nil {
+		return fmt.Errorf("USE of database %q, which the dump did not create before", label)
+	}
+	if rs.dry {
+		rs.cur = t
+		return nil
+	}
+	if rs.workers != nil {
+		if err := rs.workers.close(); err != nil {
+			return err
+		}
+		rs.workers = nil
+	}
+	if _, err := rs.conn.ExecContext(ctx, "USE "+quoteIdent(t.scratch)); err != nil {
+		return rs.d.wrap(ctx, "restore: use scratch database", err)
+	}
+	rs.cur = t
+	// INSERT statements go to Parallel connections whose session is set as
+	// a dump's header sets it; mysqldump's output locks each table (LOCK
+	// TABLES … WRITE) on the main connection: its INSERTs run there.
+	if rs.native && rs.d.opts.Parallel > 1 {
+		w, err := rs.d.startWorkers(ctx, t.scratch)
+		if err != nil {
+			return err
+		}
+		rs.workers = w
+	}
+	return nil
+}
+
+// insertWorkers run INSERT statements on several connections.
+type insertWorkers struct {
+	d        *Database
+	stmts    chan []byte
+	wg       sync.WaitGroup // workers
+	inflight sync.WaitGroup // INSERTs sent and not yet done
+	mu       sync.Mutex
+	err      error
+}
+
+func (d *Database) startWorkers(ctx context.Context, db string) (*insertWorkers, error) {
+	w := &insertWorkers{d: d, stmts: make(chan []byte, d.opts.Parallel)}
+	for range d.opts.Parallel {
+		wc, err := d.db.Conn(ctx)
+		if err != nil {
+			_ = w.close()
+			return nil, d.wrap(ctx, "restore: connect", err)
+		}
+		for _, q := range append([]string{"USE " + quoteIdent(db)}, sessionSettings...) {
+			if _, err := wc.ExecContext(ctx, q); err != nil {
+				discard(wc)
+				_ = w.close()
+				return nil, d.wrap(ctx, "restore: session", err)
+			}
+		}
+		w.wg.Go(func() {
+			defer discard(wc)
+			for st := range w.stmts {
+				if w.failed() == nil {
+					if err := execRetry(ctx, wc, st); err != nil {
+						w.mu.Lock()
+						if w.err == nil {
+							w.err = d.wrap(ctx, "restore: statement ("+truncate(oneLine(string(st)), 60)+")", err)
+						}
+						w.mu.Unlock()
+					}
+				}
+				w.inflight.Done()
+			}
+		})
+	}
+	return w, nil
+}
+
+// sessionSettings are the settings of a dump's header, for connections
+// that run its statements.
+var sessionSettings = []string{"SET NAMES utf8mb4", "SET TIME_ZONE='+00:00'", "SET UNIQUE_CHECKS=0",
+	"SET FOREIGN_KEY_CHECKS=0", "SET SQL_MODE='NO_AUTO_VALUE_ON_ZERO'", "SET SQL_NOTES=0"}
+
+func (w *insertWorkers) failed() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.err
+}
+
+// send hands an INSERT to a worker; stmt must not be reused.
+func (w *insertWorkers) send(ctx context.Context, stmt []byte) error {
+	if err := w.failed(); err != nil {
+		return err
+	}
+	w.inflight.Add(1)
+	select {
+	case w.stmts <- bytes.Clone(stmt):
+		return nil
+	case <-ctx.Done():
+		w.inflight.Done()
+		return fmt.Errorf("mysql: restore: %w", ctx.Err())
+	}
+}
+
+// wait waits for the INSERTs sent so far and returns the first error.
+func (w *insertWorkers) wait() error {
+	w.inflight.Wait()
+	return w.failed()
+}
+
+// close stops the workers after their INSERTs and returns the first error.
+func (w *insertWorkers) close() error {
+	close(w.stmts)
+	w.wg.Wait()
+	return w.failed()
+}
+
+// commit swaps the loaded scratch databases into their targets; see the
+// package documentation.
+func (rs *restoreRun) commit(ctx context.Context) error {
+	if rs.workers != nil {
+		err := rs.workers.close()
+		rs.workers = nil
+		if err != nil {
+			return err
+		}
+	}
+	if len(rs.targets) == 0 {
+		return errors.New("mysql: restore: the dump holds no statement to load")
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("mysql: restore: %w", err)
+	}
+	d, c := rs.d, rs.conn
+	for _, q := range sessionSettings {
+		if _, err := c.ExecContext(ctx, q); err != nil {
+			return d.wrap(ctx, "restore: session", err)
+		}
+	}
+	// 1. Read what must be recreated in each target (views, triggers,
+	// routines, events) from its scratch database, drop the scratch
+	// triggers (a table with triggers cannot move to another database) and
+	// check the target again.
+	scripts := make([]bytes.Buffer, len(rs.targets))
+	var renames []string
+	tok := make([]byte, 3)
+	_, _ = rand.Read(tok)
+	var olds [][]string
+	for i, t := range rs.targets {
+		if _, err := c.ExecContext(ctx, "USE "+quoteIdent(t.scratch)); err != nil {
+			return d.wrap(ctx, "restore: use scratch database", err)
+		}
+		tables, err := listTables(ctx, c, t.scratch, nil)
+		if err != nil {
+			return d.wrap(ctx, "restore: list scratch tables", err)
+		}
+		cw := &countingWriter{w: &scripts[i]}
+		if _, _, err := d.writeObjects(ctx, c, t.scratch, tables, cw, false, true, true); err != nil {
+			return err
+		}
+		trg, err := listNames(ctx, c, "SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ?", t.scratch)
+		if err != nil {
+			return d.wrap(ctx, "restore: list scratch triggers", err)
+		}
+		for _, n := range trg {
+			if _, err := c.ExecContext(ctx, "DROP TRIGGER "+quoteIdent(t.scratch)+"."+quoteIdent(n)); err != nil {
+				return d.wrap(ctx, "restore: drop scratch trigger", err)
+			}
+		}
+		if err := rs.refuseExisting(ctx, t.dest); err != nil {
+			return fmt.Errorf("mysql: restore: %w", err)
+		}
+		// The target's tables and views step aside under temporary names in
+		// the same statement that moves the new ones in.
+		old, err := listTables(ctx, c, t.dest, nil)
+		if err != nil {
+			return d.wrap(ctx, "restore: list target tables", err)
+		}
+		var aside []string
+		for k, tb := range old {
+			o := fmt.Sprintf("bkold_%x_%d", tok, k)
+			renames = append(renames, quoteIdent(t.dest)+"."+quoteIdent(tb.name)+" TO "+quoteIdent(t.dest)+"."+quoteIdent(o))
+			if tb.view {
+				o = "view:" + o
+			}
+			aside = append(aside, o)
+		}
+		olds = append(olds, aside)
+		for _, tb := range tables {
+			if !tb.view {
+				renames = append(renames, quoteIdent(t.scratch)+"."+quoteIdent(tb.name)+" TO "+quoteIdent(t.dest)+"."+quoteIdent(tb.name))
+			}
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("mysql: restore: %w", err)
+	}
+	// 2. Create missing targets and swap every table in one RENAME TABLE,
+	// which is atomic: the commit point. From here on the context no
+	// longer cancels.
+	for _, t := range rs.targets {
+		ok, err := dbExists(ctx, c, t.dest)
+		if err != nil {
+			return d.wrap(ctx, "restore", err)
+		}
+		if ok {
+			continue
+		}
+		var cs, coll string
+		if err := c.QueryRowContext(ctx, "SELECT DEFAULT_CHARACTER_SET_NAME, DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?", t.scratch).Scan(&cs, &coll); err != nil {
+			return d.wrap(ctx, "restore", err)
+		}
+		if _, err := c.ExecContext(ctx, "CREATE DATABASE "+quoteIdent(t.dest)+" CHARACTER SET "+cs+" COLLATE "+coll); err != nil {
+			return d.wrap(ctx, "restore: create database "+quoteIdent(t.dest), err)
+		}
+		t.created = true
+	}
+	if len(renames) > 0 {
+		if _, err := c.ExecContext(ctx, "RENAME TABLE "+strings.Join(renames, ", ")); err != nil {
+			return d.wrap(ctx, "restore: swap tables into the target", err)
+		}
+	}
+	rs.committed = true
+	ctx = context.WithoutCancel(ctx)
+	// 3. Drop what was in the targets and recreate the views, triggers,
+	// routines and events there.
+	for i, t := range rs.targets {
+		if err := rs.finish(ctx, t, olds[i], scripts[i].Bytes()); err != nil {
+			return fmt.Errorf("mysql: restore: the data of %q is in place, but %w", t.dest, err)
+		}
+	}
+	return nil
+}
+
+// finish drops the target's old tables and views (renamed to old), routines
+// and events, and runs script (views, triggers, routines, events) there.
+func (rs *restoreRun) finish(ctx context.Context, t *restoreTarget, old []string, script []byte) error {
+	d, c := rs.d, rs.conn
+	if _, err := c.ExecContext(ctx, "USE "+quoteIdent(t.dest)); err != nil {
+		return d.wrap(ctx, "use target", err)
+	}
+	for _, n := range old {
+		q := "DROP TABLE IF EXISTS "
+		if v, ok := strings.CutPrefix(n, "view:"); ok {
+			q, n = "DROP VIEW IF EXISTS ", v
+		}
+		if _, err := c.ExecContext(ctx, q+quoteIdent(n)); err != nil {
+			return d.wrap(ctx, "drop the old "+quoteIdent(n), err)
+		}
+	}
+	for _, kind := range []string{"PROCEDURE", "FUNCTION"} {
+		names, err := listNames(ctx, c, "SELECT ROUTINE_NAME FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = ? AND ROUTINE_TYPE = '"+kind+"'", t.dest)
+		if err != nil {
+			return d.wrap(ctx, "list old routines", err)
+		}
+		for _, n := range names {
+			if _, err := c.ExecContext(ctx, "DROP "+kind+" IF EXISTS "+quoteIdent(n)); err != nil {
+				return d.wrap(ctx, "drop old routine", err)
+			}
+		}
+	}
+	names, err := listNames(ctx, c, "SELECT EVENT_NAME FROM information_schema.EVENTS WHERE EVENT_SCHEMA = ?", t.dest)
+	if err != nil {
+		return d.wrap(ctx, "list old events", err)
+	}
+	for _, n := range names {
+		if _, err := c.ExecContext(ctx, "DROP EVENT IF EXISTS "+quoteIdent(n)); err != nil {
+			return d.wrap(ctx, "drop old event", err)
+		}
+	}
+	sp := NewSplitter(bytes.NewReader(script))
+	for {
+		st, err := sp.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("recreating views, triggers and routines: %w", err)
+		}
+		if _, err := c.ExecContext(ctx, string(st)); err != nil {
+			return d.wrap(ctx, "recreate ("+truncate(oneLine(string(st)), 60)+")", err)
+		}
+	}
+}
+
+// listNames returns the first column of query's rows.
+func listNames(ctx context.Context, q queryer, query string, args ...any) ([]string, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, err
+		}
+		out = append(out, n)
+	}
+	return out, rows.Err()
+}
+
+// cleanup drops the scratch databases, and before the commit point the
+// targets commit created, and releases the connections.
+func (rs *restoreRun) cleanup(ctx context.Context) {
+	if rs.workers != nil {
+		_ = rs.workers.close()
+	}
+	if rs.conn != nil {
+		discard(rs.conn)
+	}
+	ctx = context.WithoutCancel(ctx)
+	for _, t := range rs.targets {
+		if t.scratch != "" {
+			_, _ = rs.d.db.ExecContext(ctx, "DROP DATABASE IF EXISTS "+quoteIdent(t.scratch))
+		}
+		if t.created && !rs.committed {
+			_, _ = rs.d.db.ExecContext(ctx, "DROP DATABASE IF EXISTS "+quoteIdent(t.dest))
+		}
+	}
 }
 
 // execRetry runs one autocommitted INSERT, again when InnoDB chose it as a

@@ -75,10 +75,10 @@ func kindOf(dataType string) valueKind {
 	return kindString
 }
 
-// listTables lists the tables and views to dump, with their columns and
-// primary keys, sorted by name.
-func listTables(ctx context.Context, q queryer, d *Database) ([]*table, error) {
-	rows, err := q.QueryContext(ctx, "SELECT TABLE_NAME, TABLE_TYPE, COALESCE(ENGINE, ''), COALESCE(TABLE_ROWS, 0) FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME", d.opts.Database)
+// listTables lists the tables and views of database db that include
+// accepts, with their columns and primary keys, sorted by name.
+func listTables(ctx context.Context, q queryer, db string, include func(string) bool) ([]*table, error) {
+	rows, err := q.QueryContext(ctx, "SELECT TABLE_NAME, TABLE_TYPE, COALESCE(ENGINE, ''), COALESCE(TABLE_ROWS, 0) FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME", db)
 	if err != nil {
 		return nil, err
 	}
@@ -91,7 +91,7 @@ func listTables(ctx context.Context, q queryer, d *Database) ([]*table, error) {
 			rows.Close()
 			return nil, err
 		}
-		if !d.included(t.name) || typ == "SYSTEM VIEW" || typ == "SEQUENCE" {
+		if (include != nil && !include(t.name)) || typ == "SYSTEM VIEW" || typ == "SEQUENCE" {
 			continue
 		}
 		t.view = typ == "VIEW"
@@ -101,7 +101,7 @@ func listTables(ctx context.Context, q queryer, d *Database) ([]*table, error) {
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	rows, err = q.QueryContext(ctx, "SELECT TABLE_NAME, COLUMN_NAME, DATA_TYPE, EXTRA, COLUMN_KEY FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME, ORDINAL_POSITION", d.opts.Database)
+	rows, err = q.QueryContext(ctx, "SELECT TABLE_NAME, COLUMN_NAME, DATA_TYPE, EXTRA, COLUMN_KEY FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME, ORDINAL_POSITION", db)
 	if err != nil {
 		return nil, err
 	}
@@ -123,7 +123,7 @@ func listTables(ctx context.Context, q queryer, d *Database) ([]*table, error) {
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	rows, err = q.QueryContext(ctx, "SELECT TABLE_NAME, COLUMN_NAME FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND INDEX_NAME = 'PRIMARY' ORDER BY TABLE_NAME, SEQ_IN_INDEX", d.opts.Database)
+	rows, err = q.QueryContext(ctx, "SELECT TABLE_NAME, COLUMN_NAME FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND INDEX_NAME = 'PRIMARY' ORDER BY TABLE_NAME, SEQ_IN_INDEX", db)
 	if err != nil {
 		return nil, err
 	}
@@ -150,7 +150,14 @@ type session struct {
 	conns   []*sql.Conn
 	details map[string]string
 	version string
-	tables  []*table
+	dbs     []*dbState
+}
+
+// dbState is one database of a snapshot and what it holds.
+type dbState struct {
+	dbPair
+	tables   []*table
+	cs, coll string
 }
 
 func (s *session) close() {
@@ -204,12 +211,17 @@ func (d *Database) open(ctx context.Context) (*session, error) {
 	if err := lockConn.QueryRowContext(ctx, "SELECT VERSION()").Scan(&s.version); err != nil {
 		return nil, d.wrap(ctx, "connect", err)
 	}
-	var n int
-	if err := lockConn.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?", d.opts.Database).Scan(&n); err != nil {
-		return nil, d.wrap(ctx, "connect", err)
+	pairs, err := d.resolve(ctx, lockConn)
+	if err != nil {
+		return nil, err
 	}
-	if n == 0 {
-		return nil, fmt.Errorf("mysql: database %q does not exist on %s or the account cannot see it", d.opts.Database, d.opts.Addr)
+	if len(pairs) == 0 {
+		return nil, fmt.Errorf("mysql: no database to dump on %s", d.opts.Addr)
+	}
+	for _, p := range pairs {
+		if err := d.mustExist(ctx, lockConn, p.real); err != nil {
+			return nil, err
+		}
 	}
 	workers := d.opts.Parallel
 	locked := false
@@ -238,12 +250,21 @@ func (d *Database) open(ctx context.Context) (*session, error) {
 		if err := startSnapshot(ctx, c); err != nil {
 			return nil, d.wrap(ctx, "start snapshot", err)
 		}
-		if _, err := c.ExecContext(ctx, "USE "+quoteIdent(d.opts.Database)); err != nil {
+	}
+	for _, p := range pairs {
+		st := &dbState{dbPair: p}
+		if st.tables, err = listTables(ctx, s.conns[0], p.real, func(n string) bool { return d.included(p.label, n) }); err != nil {
+			return nil, d.wrap(ctx, "list tables", err)
+		}
+		if err := s.conns[0].QueryRowContext(ctx, "SELECT DEFAULT_CHARACTER_SET_NAME, DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?", p.real).Scan(&st.cs, &st.coll); err != nil {
+			return nil, d.wrap(ctx, "database "+quoteIdent(p.real), err)
+		}
+		s.dbs = append(s.dbs, st)
+	}
+	for _, c := range s.conns {
+		if _, err := c.ExecContext(ctx, "USE "+quoteIdent(s.dbs[0].real)); err != nil {
 			return nil, d.wrap(ctx, "use database", err)
 		}
-	}
-	if s.tables, err = listTables(ctx, s.conns[0], d); err != nil {
-		return nil, d.wrap(ctx, "list tables", err)
 	}
 	if locked {
 		var file, pos string
@@ -303,15 +324,12 @@ func (c *countingWriter) WriteString(s string) { _, _ = io.WriteString(c, s) }
 
 // tableJob is one table's dump, produced by a worker and written in order.
 type tableJob struct {
+	db    *dbState
 	t     *table
 	out   chan []byte
-	rows  int64
-	bytes int64
-	sum   uint64
+	sum   tableSum
 	stmts int
 	err   error
-	// filtered is set when Options.Where limited the rows.
-	filtered bool
 	// part numbers the chunks of a table split by primary key ranges; part 0
 	// writes the table's definition; last marks the table's last chunk.
 	part int
@@ -320,8 +338,23 @@ type tableJob struct {
 	cond string
 }
 
-// Snapshot writes a dump of the database to w; see the package
-// documentation for its layout and consistency.
+// sessionHeader is the dump's header after its comments: it saves and sets
+// the session like mysqldump's.
+var sessionHeader = []string{
+	"SET @OLD_CHARACTER_SET_CLIENT=@@CHARACTER_SET_CLIENT",
+	"SET @OLD_CHARACTER_SET_RESULTS=@@CHARACTER_SET_RESULTS",
+	"SET @OLD_COLLATION_CONNECTION=@@COLLATION_CONNECTION",
+	"SET NAMES utf8mb4",
+	"SET @OLD_TIME_ZONE=@@TIME_ZONE",
+	"SET TIME_ZONE='+00:00'",
+	"SET @OLD_UNIQUE_CHECKS=@@UNIQUE_CHECKS, UNIQUE_CHECKS=0",
+	"SET @OLD_FOREIGN_KEY_CHECKS=@@FOREIGN_KEY_CHECKS, FOREIGN_KEY_CHECKS=0",
+	"SET @OLD_SQL_MODE=@@SQL_MODE, SQL_MODE='NO_AUTO_VALUE_ON_ZERO'",
+	"SET @OLD_SQL_NOTES=@@SQL_NOTES, SQL_NOTES=0",
+}
+
+// Snapshot writes a dump of the database (or databases) to w; see the
+// package documentation for its layout and consistency.
 func (d *Database) Snapshot(ctx context.Context, w io.Writer) (source.Info, error) {
 	if d.opts.Engine == EngineMysqldump {
 		return d.snapshotExternal(ctx, w)
@@ -341,188 +374,58 @@ func (d *Database) Snapshot(ctx context.Context, w io.Writer) (source.Info, erro
 	cw := &countingWriter{w: w}
 	stmts := 0
 	cw.WriteString(headerLine)
-	cw.WriteString("-- Server version: " + oneLine(s.version) + "\n-- Database: " + oneLine(d.opts.Database) + "\n\n")
-	for _, st := range []string{
-		"SET @OLD_CHARACTER_SET_CLIENT=@@CHARACTER_SET_CLIENT",
-		"SET @OLD_CHARACTER_SET_RESULTS=@@CHARACTER_SET_RESULTS",
-		"SET @OLD_COLLATION_CONNECTION=@@COLLATION_CONNECTION",
-		"SET NAMES utf8mb4",
-		"SET @OLD_TIME_ZONE=@@TIME_ZONE",
-		"SET TIME_ZONE='+00:00'",
-		"SET @OLD_UNIQUE_CHECKS=@@UNIQUE_CHECKS, UNIQUE_CHECKS=0",
-		"SET @OLD_FOREIGN_KEY_CHECKS=@@FOREIGN_KEY_CHECKS, FOREIGN_KEY_CHECKS=0",
-		"SET @OLD_SQL_MODE=@@SQL_MODE, SQL_MODE='NO_AUTO_VALUE_ON_ZERO'",
-		"SET @OLD_SQL_NOTES=@@SQL_NOTES, SQL_NOTES=0",
-	} {
+	cw.WriteString("-- Server version: " + oneLine(s.version) + "\n")
+	if d.multi() {
+		names := make([]string, len(s.dbs))
+		for i, db := range s.dbs {
+			names[i] = oneLine(db.label)
+		}
+		cw.WriteString("-- Databases: " + strings.Join(names, ", ") + "\n\n")
+	} else {
+		cw.WriteString("-- Database: " + oneLine(s.dbs[0].label) + "\n\n")
+	}
+	for _, st := range sessionHeader {
 		cw.WriteString(st + ";\n")
 		stmts++
 	}
-
-	// Tables: workers dump them in name order, the writer below copies each
-	// table's chunks to w in the same order.
-	wctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var jobs []*tableJob
-	for _, t := range s.tables {
-		if t.view {
-			continue
+	var nonTx []string
+	chunks := 0
+	for i, db := range s.dbs {
+		if d.multi() {
+			cw.WriteString("\n--\n-- Database " + quoteIdent(oneLine(db.label)) + "\n--\n")
+			cw.WriteString("CREATE DATABASE IF NOT EXISTS " + quoteIdent(db.label) + " DEFAULT CHARACTER SET " + db.cs + " COLLATE " + db.coll + ";\n")
+			cw.WriteString("USE " + quoteIdent(db.label) + ";\n")
+			stmts += 2
 		}
-		conds, err := d.chunks(ctx, s, t)
+		for _, c := range s.conns {
+			if i == 0 {
+				break // open selected the first database
+			}
+			if _, err := c.ExecContext(ctx, "USE "+quoteIdent(db.real)); err != nil {
+				return info, d.wrap(ctx, "use database", err)
+			}
+		}
+		items, n, nt, nchunks, err := d.dumpTables(ctx, s, db, cw)
 		if err != nil {
 			return info, err
 		}
-		for i, cond := range conds {
-			jobs = append(jobs, &tableJob{t: t, out: make(chan []byte, chunkQueue), part: i, last: i == len(conds)-1, cond: cond})
-		}
-	}
-	if len(jobs) > 0 && len(jobs) > len(s.tables) {
-		info.Details["chunks"] = strconv.Itoa(len(jobs))
-	}
-	next := make(chan *tableJob)
-	var wg sync.WaitGroup
-	for _, c := range s.conns {
-		wg.Go(func() {
-			for j := range next {
-				j.err = d.dumpTable(wctx, c, j)
-				close(j.out)
-			}
-		})
-	}
-	go func() {
-		defer close(next)
-		for i, j := range jobs {
-			select {
-			case next <- j:
-			case <-wctx.Done():
-				// Jobs no worker took end here, so that nobody waits for them.
-				for _, j := range jobs[i:] {
-					j.err = fmt.Errorf("mysql: snapshot: %w", wctx.Err())
-					close(j.out)
-				}
-				return
-			}
-		}
-	}()
-	var werr error
-	nonTx := []string{}
-	var tab tableSum
-	for _, j := range jobs {
-		if werr != nil {
-			break
-		}
-		for chunk := range j.out {
-			if _, err := cw.Write(chunk); err != nil {
-				werr = err
-				cancel()
-				break
-			}
-		}
-		if werr != nil {
-			break
-		}
-		if j.err != nil {
-			werr = j.err
-			cancel()
-			break
-		}
-		stmts += j.stmts
-		if j.part == 0 {
-			tab = tableSum{}
-		}
-		tab.rows += j.rows
-		tab.bytes += j.bytes
-		tab.sum += j.sum
-		if !j.last {
-			continue
-		}
-		info.Items = append(info.Items, source.Item{Name: d.opts.Database + "." + j.t.name, Count: tab.rows, Bytes: tab.bytes})
-		info.Details["checksum."+j.t.name] = fmt.Sprintf("%016x", tab.sum)
-		if j.filtered {
-			info.Details["where."+j.t.name] = d.opts.Where[j.t.name]
-		}
-		if e := strings.ToLower(j.t.engine); e != "innodb" && e != "" && !d.opts.SchemaOnly && tab.rows > 0 {
-			nonTx = append(nonTx, j.t.name)
-		}
-	}
-	cancel()
-	// Drain so that workers blocked on a full queue can finish.
-	for _, j := range jobs {
-		go func() {
-			for range j.out {
-			}
-		}()
-	}
-	wg.Wait()
-	if werr != nil {
-		if cerr := ctx.Err(); cerr != nil && !errors.Is(werr, cerr) {
-			return info, fmt.Errorf("mysql: snapshot: %w (%v)", cerr, werr)
-		}
-		return info, werr
-	}
-
-	// Views and triggers, on the first connection, inside its snapshot.
-	// Every view is first created as a placeholder with its column names,
-	// so that views using views load whatever their order.
-	c := s.conns[0]
-	first := true
-	for _, t := range s.tables {
-		if !t.view || len(t.cols) == 0 {
-			continue
-		}
-		if first {
-			cw.WriteString("\n--\n-- Placeholders for views\n--\n")
-			first = false
-		}
-		cols := make([]string, len(t.cols))
-		for i, col := range t.cols {
-			cols[i] = "1 AS " + quoteIdent(col.name)
-		}
-		cw.WriteString("DROP TABLE IF EXISTS " + quoteIdent(t.name) + ";\n")
-		cw.WriteString("CREATE OR REPLACE VIEW " + quoteIdent(t.name) + " AS SELECT " + strings.Join(cols, ", ") + ";\n")
-		stmts += 2
-	}
-	for _, t := range s.tables {
-		if !t.view {
-			continue
-		}
-		var name, def string
-		var cs, coll string
-		if err := c.QueryRowContext(ctx, "SHOW CREATE VIEW "+quoteIdent(t.name)).Scan(&name, &def, &cs, &coll); err != nil {
-			return info, d.wrap(ctx, "view "+quoteIdent(t.name), err)
-		}
-		cw.WriteString("\n--\n-- View " + quoteIdent(oneLine(t.name)) + "\n--\n")
-		def = stripDefiner(def)
-		if rest, ok := strings.CutPrefix(def, "CREATE "); ok {
-			def = "CREATE OR REPLACE " + rest
-		}
-		cw.WriteString(def + ";\n")
-		stmts++
-		info.Items = append(info.Items, source.Item{Name: d.opts.Database + "." + t.name, Count: 0})
-	}
-	if !d.opts.NoTriggers {
-		n, err := d.dumpTriggers(ctx, c, s.tables, cw)
+		info.Items = append(info.Items, items...)
+		stmts += n
+		nonTx = append(nonTx, nt...)
+		chunks += nchunks
+		// Views, triggers, routines and events, on the first connection,
+		// inside its snapshot.
+		n, views, err := d.writeObjects(ctx, s.conns[0], db.real, db.tables, cw, d.opts.NoTriggers, d.opts.Routines, d.opts.Events)
 		if err != nil {
 			return info, err
 		}
 		stmts += n
-	}
-	if d.opts.Routines {
-		for _, kind := range []string{"PROCEDURE", "FUNCTION"} {
-			n, err := d.dumpObjects(ctx, c, cw, kind,
-				"SELECT ROUTINE_NAME FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = ? AND ROUTINE_TYPE = '"+kind+"' ORDER BY ROUTINE_NAME", 2)
-			if err != nil {
-				return info, err
-			}
-			stmts += n
+		for _, v := range views {
+			info.Items = append(info.Items, source.Item{Name: db.label + "." + v})
 		}
 	}
-	if d.opts.Events {
-		n, err := d.dumpObjects(ctx, c, cw, "EVENT",
-			"SELECT EVENT_NAME FROM information_schema.EVENTS WHERE EVENT_SCHEMA = ? ORDER BY EVENT_NAME", 3)
-		if err != nil {
-			return info, err
-		}
-		stmts += n
+	if chunks > 0 {
+		info.Details["chunks"] = strconv.Itoa(chunks)
 	}
 	cw.WriteString("\n")
 	for _, st := range []string{
@@ -555,6 +458,189 @@ func (d *Database) Snapshot(ctx context.Context, w io.Writer) (source.Info, erro
 	return info, nil
 }
 
+// dumpTables dumps the tables of db with all of s's connections (each
+// already using db) and writes them to cw in name order. It returns their
+// items, the number of statements written, the non-transactional tables
+// holding rows and the number of key-range parts when tables were split.
+func (d *Database) dumpTables(ctx context.Context, s *session, db *dbState, cw *countingWriter) (items []source.Item, stmts int, nonTx []string, nchunks int, err error) {
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var jobs []*tableJob
+	tables := 0
+	for _, t := range db.tables {
+		if t.view {
+			continue
+		}
+		tables++
+		conds, err := d.chunks(ctx, s, t)
+		if err != nil {
+			return nil, 0, nil, 0, err
+		}
+		for i, cond := range conds {
+			jobs = append(jobs, &tableJob{db: db, t: t, out: make(chan []byte, chunkQueue), part: i, last: i == len(conds)-1, cond: cond})
+		}
+	}
+	if len(jobs) > tables {
+		nchunks = len(jobs)
+	}
+	next := make(chan *tableJob)
+	var wg sync.WaitGroup
+	for _, c := range s.conns {
+		wg.Go(func() {
+			for j := range next {
+				j.err = d.dumpTable(wctx, c, j)
+				close(j.out)
+			}
+		})
+	}
+	go func() {
+		defer close(next)
+		for i, j := range jobs {
+			select {
+			case next <- j:
+			case <-wctx.Done():
+				// Jobs no worker took end here, so that nobody waits for them.
+				for _, j := range jobs[i:] {
+					j.err = fmt.Errorf("mysql: snapshot: %w", wctx.Err())
+					close(j.out)
+				}
+				return
+			}
+		}
+	}()
+	var werr error
+	var tab tableSum
+	for _, j := range jobs {
+		for chunk := range j.out {
+			if _, err := cw.Write(chunk); err != nil {
+				werr = err
+				break
+			}
+		}
+		if werr == nil && j.err != nil {
+			werr = j.err
+		}
+		if werr != nil {
+			cancel()
+			break
+		}
+		stmts += j.stmts
+		if j.part == 0 {
+			tab = tableSum{}
+		}
+		tab.rows += j.sum.rows
+		tab.bytes += j.sum.bytes
+		tab.sum += j.sum.sum
+		if !j.last {
+			continue
+		}
+		name := db.label + "." + j.t.name
+		items = append(items, tab.item(name))
+		if e := strings.ToLower(j.t.engine); e != "innodb" && e != "" && !d.opts.SchemaOnly && tab.rows > 0 {
+			if d.multi() {
+				nonTx = append(nonTx, name)
+			} else {
+				nonTx = append(nonTx, j.t.name)
+			}
+		}
+	}
+	cancel()
+	// Drain so that workers blocked on a full queue can finish.
+	for _, j := range jobs {
+		go func() {
+			for range j.out {
+			}
+		}()
+	}
+	wg.Wait()
+	if werr != nil {
+		if cerr := ctx.Err(); cerr != nil && !errors.Is(werr, cerr) {
+			return nil, 0, nil, 0, fmt.Errorf("mysql: snapshot: %w (%v)", cerr, werr)
+		}
+		return nil, 0, nil, 0, werr
+	}
+	for _, t := range db.tables {
+		if c, ok := d.where(db.label, t.name); ok && !t.view {
+			key := t.name
+			if d.multi() {
+				key = db.label + "." + t.name
+			}
+			s.details["where."+key] = c
+		}
+	}
+	return items, stmts, nonTx, nchunks, nil
+}
+
+// writeObjects writes the views of tables (placeholders first, then their
+// definitions), then unless noTriggers the triggers of its tables, and
+// when asked the routines and events of database db, reading them on c,
+// which uses db. It returns the number of statements and the views' names.
+func (d *Database) writeObjects(ctx context.Context, c *sql.Conn, db string, tables []*table, cw *countingWriter, noTriggers, routines, events bool) (int, []string, error) {
+	stmts := 0
+	first := true
+	for _, t := range tables {
+		if !t.view || len(t.cols) == 0 {
+			continue
+		}
+		if first {
+			cw.WriteString("\n--\n-- Placeholders for views\n--\n")
+			first = false
+		}
+		cols := make([]string, len(t.cols))
+		for i, col := range t.cols {
+			cols[i] = "1 AS " + quoteIdent(col.name)
+		}
+		cw.WriteString("DROP TABLE IF EXISTS " + quoteIdent(t.name) + ";\n")
+		cw.WriteString("CREATE OR REPLACE VIEW " + quoteIdent(t.name) + " AS SELECT " + strings.Join(cols, ", ") + ";\n")
+		stmts += 2
+	}
+	var views []string
+	for _, t := range tables {
+		if !t.view {
+			continue
+		}
+		var name, def string
+		var cs, coll string
+		if err := c.QueryRowContext(ctx, "SHOW CREATE VIEW "+quoteIdent(t.name)).Scan(&name, &def, &cs, &coll); err != nil {
+			return 0, nil, d.wrap(ctx, "view "+quoteIdent(t.name), err)
+		}
+		cw.WriteString("\n--\n-- View " + quoteIdent(oneLine(t.name)) + "\n--\n")
+		def = stripDefiner(def)
+		if rest, ok := strings.CutPrefix(def, "CREATE "); ok {
+			def = "CREATE OR REPLACE " + rest
+		}
+		cw.WriteString(def + ";\n")
+		stmts++
+		views = append(views, t.name)
+	}
+	if !noTriggers {
+		n, err := d.dumpTriggers(ctx, c, db, tables, cw)
+		if err != nil {
+			return 0, nil, err
+		}
+		stmts += n
+	}
+	if routines {
+		for _, kind := range []string{"PROCEDURE", "FUNCTION"} {
+			n, err := d.dumpObjects(ctx, c, db, cw, kind,
+				"SELECT ROUTINE_NAME FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = ? AND ROUTINE_TYPE = '"+kind+"' ORDER BY ROUTINE_NAME", 2)
+			if err != nil {
+				return 0, nil, err
+			}
+			stmts += n
+		}
+	}
+	if events {
+		n, err := d.dumpObjects(ctx, c, db, cw, "EVENT",
+			"SELECT EVENT_NAME FROM information_schema.EVENTS WHERE EVENT_SCHEMA = ? ORDER BY EVENT_NAME", 3)
+		if err != nil {
+			return 0, nil, err
+		}
+		stmts += n
+	}
+	return stmts, views, nil
+}
+
 // definerRE matches the DEFINER clause of views and triggers.
 var definerRE = regexp.MustCompile("DEFINER=(`(?:[^`]|``)*`|'(?:[^']|'')*'|[^ @]+)@(`(?:[^`]|``)*`|'(?:[^']|'')*'|[^ ]+) ")
 
@@ -570,14 +656,14 @@ func stripDefiner(s string) string {
 
 func oneLine(s string) string { return strings.NewReplacer("\n", " ", "\r", " ").Replace(s) }
 
-func (d *Database) dumpTriggers(ctx context.Context, c *sql.Conn, tables []*table, cw *countingWriter) (int, error) {
+func (d *Database) dumpTriggers(ctx context.Context, c *sql.Conn, db string, tables []*table, cw *countingWriter) (int, error) {
 	incl := map[string]bool{}
 	for _, t := range tables {
 		if !t.view {
 			incl[t.name] = true
 		}
 	}
-	rows, err := c.QueryContext(ctx, "SELECT TRIGGER_NAME, EVENT_OBJECT_TABLE FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ? ORDER BY EVENT_OBJECT_TABLE, ACTION_ORDER, TRIGGER_NAME", d.opts.Database)
+	rows, err := c.QueryContext(ctx, "SELECT TRIGGER_NAME, EVENT_OBJECT_TABLE FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ? ORDER BY EVENT_OBJECT_TABLE, ACTION_ORDER, TRIGGER_NAME", db)
 	if err != nil {
 		return 0, d.wrap(ctx, "list triggers", err)
 	}
@@ -662,28 +748,18 @@ func (d *Database) dumpTable(ctx context.Context, c *sql.Conn, j *tableJob) erro
 	if d.opts.SchemaOnly {
 		return nil
 	}
-	var sel, ins strings.Builder
-	var cols []column
-	for _, col := range t.cols {
-		if col.generated {
-			continue
-		}
-		if len(cols) > 0 {
-			sel.WriteString(", ")
-			ins.WriteString(",")
-		}
-		cols = append(cols, col)
-		sel.WriteString(quoteIdent(col.name))
-		ins.WriteString(quoteIdent(col.name))
-	}
+	cols := dumpedColumns(t)
 	if len(cols) == 0 {
 		return nil
 	}
-	query := "SELECT " + sel.String() + " FROM " + quoteIdent(t.name)
+	ins := make([]string, len(cols))
+	for i, c := range cols {
+		ins[i] = quoteIdent(c.name)
+	}
+	query := "SELECT " + selectList(cols) + " FROM " + quoteIdent(t.name)
 	var where []string
-	if cond, ok := d.opts.Where[t.name]; ok {
+	if cond, ok := d.where(j.db.label, t.name); ok {
 		where = append(where, "("+cond+")")
-		j.filtered = true
 	}
 	if j.cond != "" {
 		where = append(where, j.cond)
@@ -698,27 +774,76 @@ func (d *Database) dumpTable(ctx context.Context, c *sql.Conn, j *tableJob) erro
 		}
 		query += " ORDER BY " + strings.Join(pk, ", ")
 	}
-	insertHead := "INSERT INTO " + quoteIdent(t.name) + " (" + ins.String() + ") VALUES\n"
+	insertHead := "INSERT INTO " + quoteIdent(t.name) + " (" + strings.Join(ins, ",") + ") VALUES\n"
 	var buf []byte
-	var row []byte
 	inStmt := 0
 	flush := func() error {
 		if inStmt == 0 {
 			return nil
 		}
 		buf = append(buf, ";\n"...)
-		j.bytes += int64(len(buf))
 		j.stmts++
 		inStmt = 0
 		b := buf
 		buf = nil
 		return send(b)
 	}
-	// The driver's own rows are read (through Conn.Raw) so that values are
-	// not copied, and over a prepared statement, so that the server uses
-	// the binary protocol, which gives FLOAT and DOUBLE values exactly.
 	var sendErr error
-	err := c.Raw(func(dc any) error {
+	err := scanRows(ctx, c, query, cols, func(row []byte) error {
+		j.sum.add(row)
+		if inStmt > 0 && (inStmt >= d.opts.RowsPerInsert || len(buf)+len(row)+3 > d.opts.MaxInsertBytes) {
+			if err := flush(); err != nil {
+				sendErr = err
+				return err
+			}
+		}
+		if inStmt == 0 {
+			buf = make([]byte, 0, min(d.opts.MaxInsertBytes+len(row)+len(insertHead)+8, 4<<20))
+			buf = append(buf, insertHead...)
+		} else {
+			buf = append(buf, ",\n"...)
+		}
+		buf = append(buf, row...)
+		inStmt++
+		return nil
+	})
+	if sendErr != nil {
+		return sendErr
+	}
+	if err != nil {
+		return d.wrap(ctx, "table "+quoteIdent(t.name), err)
+	}
+	return flush()
+}
+
+// dumpedColumns returns the columns of t a dump writes: all but generated
+// ones.
+func dumpedColumns(t *table) []column {
+	var cols []column
+	for _, c := range t.cols {
+		if !c.generated {
+			cols = append(cols, c)
+		}
+	}
+	return cols
+}
+
+// selectList is the quoted, comma-separated names of cols.
+func selectList(cols []column) string {
+	names := make([]string, len(cols))
+	for i, c := range cols {
+		names[i] = quoteIdent(c.name)
+	}
+	return strings.Join(names, ", ")
+}
+
+// scanRows runs query on c and calls fn with each row as a dump writes it:
+// "(v1,v2,…)", valid until fn returns. The driver's own rows are read
+// (through Conn.Raw) so that values are not copied, and over a prepared
+// statement, so that the server uses the binary protocol, which gives
+// FLOAT and DOUBLE values exactly.
+func scanRows(ctx context.Context, c *sql.Conn, query string, cols []column, fn func(row []byte) error) error {
+	return c.Raw(func(dc any) error {
 		pc, ok := dc.(driver.ConnPrepareContext)
 		if !ok {
 			return errors.New("driver connection cannot prepare statements")
@@ -738,6 +863,7 @@ func (d *Database) dumpTable(ctx context.Context, c *sql.Conn, j *tableJob) erro
 		}
 		defer rows.Close()
 		vals := make([]driver.Value, len(cols))
+		var row []byte
 		for {
 			if err := rows.Next(vals); err != nil {
 				if err == io.EOF {
@@ -753,31 +879,11 @@ func (d *Database) dumpTable(ctx context.Context, c *sql.Conn, j *tableJob) erro
 				row = appendValue(row, v, &cols[i])
 			}
 			row = append(row, ')')
-			j.rows++
-			j.sum += uint64(crc32.Checksum(row, crcTable))
-			if inStmt > 0 && (inStmt >= d.opts.RowsPerInsert || len(buf)+len(row)+3 > d.opts.MaxInsertBytes) {
-				if err := flush(); err != nil {
-					sendErr = err
-					return err
-				}
+			if err := fn(row); err != nil {
+				return err
 			}
-			if inStmt == 0 {
-				buf = make([]byte, 0, min(d.opts.MaxInsertBytes+len(row)+len(insertHead)+8, 4<<20))
-				buf = append(buf, insertHead...)
-			} else {
-				buf = append(buf, ",\n"...)
-			}
-			buf = append(buf, row...)
-			inStmt++
 		}
 	})
-	if sendErr != nil {
-		return sendErr
-	}
-	if err != nil {
-		return d.wrap(ctx, "table "+quoteIdent(t.name), err)
-	}
-	return flush()
 }
 
 // appendValue appends v, a value of column c as the driver returned it, as
@@ -849,10 +955,22 @@ func appendQuoted(b, s []byte) []byte {
 	return append(b, '\'')
 }
 
-// tableSum adds up the chunks of one table.
+// tableSum adds up the rows of one table: their number, their size as
+// written in the dump, and the sum of their CRC-32Cs (order-independent).
 type tableSum struct {
 	rows, bytes int64
 	sum         uint64
+}
+
+func (s *tableSum) add(row []byte) {
+	s.rows++
+	s.bytes += int64(len(row))
+	s.sum += uint64(crc32.Checksum(row, crcTable))
+}
+
+// item is the table's Info item; Inspect computes the same.
+func (s tableSum) item(name string) source.Item {
+	return source.Item{Name: name, Count: s.rows, Bytes: s.bytes, Checksum: fmt.Sprintf("%016x", s.sum)}
 }
 
 // chunks returns the row conditions of the parts a table is dumped in: one
@@ -914,9 +1032,9 @@ const maxChunks = 64
 // that list names, each with the SQL_MODE it was created under, a DROP …
 // IF EXISTS and its definition (column defCol of SHOW CREATE kind) between
 // DELIMITER ;; and DELIMITER ;.
-func (d *Database) dumpObjects(ctx context.Context, c *sql.Conn, cw *countingWriter, kind, list string, defCol int) (int, error) {
+func (d *Database) dumpObjects(ctx context.Context, c *sql.Conn, db string, cw *countingWriter, kind, list string, defCol int) (int, error) {
 	lower := strings.ToLower(kind)
-	rows, err := c.QueryContext(ctx, list, d.opts.Database)
+	rows, err := c.QueryContext(ctx, list, db)
 	if err != nil {
 		return 0, d.wrap(ctx, "list "+lower+"s", err)
 	}
