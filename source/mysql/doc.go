@@ -8,9 +8,13 @@
 //
 //	db, err := mysql.New(mysql.Options{Addr: "db:3306", User: "backup", Password: pw, Database: "shop"})
 //	src, err := source.Open(ctx, "mysql://backup:pw@db:3306/shop?exclude=cache_*&parallel=4")
+//	all, err := source.Open(ctx, "mysql://backup:pw@db:3306/?databases=*")
 //
-// URL query parameters: tables and exclude (path.Match patterns, repeated
-// or comma-separated), where (TABLE:CONDITION, repeatable, like mysqldump
+// The URL's path names one database; instead, the databases parameter
+// names several (comma-separated or repeated) or "*" for all but the
+// system databases (Options.Databases). URL query parameters: tables and
+// exclude (path.Match patterns, repeated or comma-separated; a pattern
+// with a '.' matches "db.table"), where (TABLE:CONDITION, repeatable, like mysqldump
 // --where; recorded in Info.Details["where.TABLE"]), chunk_rows, parallel,
 // rows_per_insert and max_insert_bytes (positive integers), schema_only,
 // no_triggers, routines and events (booleans), engine (native or
@@ -31,7 +35,7 @@
 // without the RELOAD privilege cannot take the lock; the snapshot then uses
 // one connection, still consistent, and says why in
 // Info.Details["consistency_reason"]. Info.Details["consistency"] is
-// "parallel-locked" or "single-connection"; [Database.Inspect] tells which
+// "parallel-locked" or "single-connection"; [Database.Probe] tells which
 // mode a snapshot will get. Tables of non-transactional engines (MyISAM,
 // Aria) that hold rows are listed in Info.Details["non_transactional"], and
 // Info.PointInTime is then false. DDL run during a snapshot is not
@@ -64,6 +68,13 @@
 //     its SQL_MODE, a DROP … IF EXISTS and its definition between the same
 //     DELIMITER lines. DEFINER clauses are removed, so the restoring
 //     account becomes the definer.
+//   - With Options.Databases, the header comment lists the databases
+//     ("-- Databases: a, b") and each database, in name order, starts with
+//     CREATE DATABASE IF NOT EXISTS `a` DEFAULT CHARACTER SET … COLLATE …
+//     and USE `a`, followed by its tables, views, triggers, routines and
+//     events as above, like mysqldump --databases: the mysql client loads
+//     it without a database argument. A dump of one database (Database)
+//     names no database in its statements.
 //   - A footer that restores the saved session settings, and a last line
 //     "-- backupkit dump end: statements=N crc32c=XXXXXXXX" counting the
 //     statements and checksumming (CRC-32C) every byte before it.
@@ -94,11 +105,12 @@
 // therefore bounded by about Parallel × 5 × MaxInsertBytes, whatever the
 // size of the data.
 //
-// Info.Items has one item per table ("db.table") with its row count and the
-// bytes of its INSERT statements, and one per view with count 0.
-// Info.Details["checksum.TABLE"] is an order-independent checksum of the
-// table's rows as written in the dump (sum of the CRC-32Cs of the row tuples):
-// snapshotting a restored copy must give the same values.
+// Info.Items has one item per table ("db.table") with its row count, Bytes
+// (the size of its row tuples "(v1,v2,…)" as written in the dump) and
+// Checksum, an order-independent digest of those tuples (the sum of their
+// CRC-32Cs, 16 hex digits); then one item per view with count 0 and no
+// checksum. [Database.Inspect] computes the same items from the rows of
+// any database, so that a faithful restore compares equal.
 //
 // # The mysqldump engine
 //
@@ -115,28 +127,91 @@
 // # Restore
 //
 // [Database.Restore] accepts dumps written by this package and, in a
-// weaker form, by mysqldump or mariadb-dump (below). It reads
-// the whole stream first, splitting it into statements (quotes, escapes,
-// comments and DELIMITER handled as the mysql client does), refusing
-// statements a one-database dump never holds (USE, CREATE/DROP DATABASE,
-// GRANT and anything but SET, CREATE, DROP, ALTER, INSERT, REPLACE, LOCK,
-// UNLOCK and /*! */ comments), and checking the end marker's statement
-// count and checksum; the statements are spooled to a temporary file. A
-// truncated stream fails with an error wrapping [ErrTruncated], a foreign
-// or damaged one with [ErrNotDump], and in both cases, as when the reader
-// fails or ctx is canceled during this phase, nothing has been sent to the
-// server. With DryRun, Restore stops there.
+// weaker form, by mysqldump or mariadb-dump (below). It reads the stream
+// once, splitting it into statements (quotes, escapes, comments and
+// DELIMITER handled as the mysql client does), refusing statements a dump
+// never holds (GRANT, CREATE/DROP/ALTER DATABASE other than the CREATE
+// DATABASE IF NOT EXISTS and USE of dumps of several databases, and
+// anything but SET, CREATE, DROP, ALTER, INSERT, REPLACE, LOCK, UNLOCK and
+// /*! */ comments), and checking the end marker's statement count and
+// checksum. A truncated stream fails with an error wrapping
+// [ErrTruncated], a foreign or damaged one with [ErrNotDump]. With DryRun
+// it checks the stream and the Target and never connects.
 //
-// Only then does it connect and load the statements, over one connection,
-// into opts.Target (default: the source's database), creating that
-// database if it does not exist. A target that holds tables, views or
-// routines is refused unless DropExisting, which drops and recreates the
-// database (keeping its default character set and collation).
+// RestoreOptions.Target says where each database of the dump goes:
 //
-// Guarantee on failure: a failure before loading leaves the target
-// untouched. A failure while loading (server error, lost connection,
-// canceled context) drops the target database if Restore created it;
-// otherwise the target is left partly loaded and the error says which
-// statement failed. Loading into a scratch database and renaming it into
-// place is future work.
+//   - "" (the default): a dump of one database goes to the source's
+//     Database; each database of a dump of several goes to its own name.
+//   - a name ("shop_copy"): the one database of the dump goes there. A
+//     dump of several databases is refused as ambiguous.
+//   - a map "a=a2,b=b2": database a of the dump goes to a2, b to b2; a
+//     database of the dump the map does not name is an error.
+//   - a pattern with one '*' ("*_copy", "restored_*"): the '*' is replaced
+//     by the dump's name of each database. A dump of one database uses the
+//     name in its header comment.
+//
+// Two databases mapped to one target, system databases (mysql,
+// information_schema, performance_schema, sys) and invalid names are
+// refused before anything is written.
+//
+// Safe restore: every database is loaded first into a new scratch
+// database named ScratchPrefix + random + target name, while the stream is
+// read; the target is not touched. INSERTs go to Options.Parallel
+// connections. Once the stream has ended cleanly (end marker and checksum
+// verified, and the reader returned io.EOF), Restore reads the views,
+// triggers, routines and events of each scratch database, checks each
+// target again, and moves all tables into their targets with one RENAME
+// TABLE statement, which is atomic: the target's existing tables and views
+// step aside under temporary names in that same statement. This is the
+// commit point; after it the context no longer cancels. Restore then drops
+// the target's old tables, views, routines and events, recreates the
+// dump's views, triggers, routines and events in the target, and drops the
+// scratch databases. A target that does not exist is created just before
+// the swap with the scratch database's character set and collation (the
+// dump's, for dumps of several databases).
+//
+// DropExisting: a target that holds tables, views, routines or events is
+// refused without it (before loading, and again before the swap). With it,
+// everything in the target is replaced by the dump's content: tables of
+// the target that the dump does not have are dropped too. The database
+// itself is kept (its character set, collation and grants).
+//
+// Guarantee on failure: a failure before the commit point (a truncated or
+// damaged dump, an error of the reader, even at its very end, a server
+// error, a killed connection, a canceled context) leaves every target
+// exactly as it was (a target that did not exist still does not) and
+// drops the scratch databases (over a new connection; if the server is
+// gone, a database named ScratchPrefix… may be left and can be dropped).
+// A failure after it (a view or trigger that cannot be recreated, the
+// server going away during those few statements) is reported with the
+// target named: its data is the dump's, and some views, triggers, routines
+// or events may be missing. With several databases, all tables move in
+// the same RENAME TABLE.
+//
+// The account needs CREATE and DROP on the scratch databases (the global
+// CREATE privilege, or on `bkscratch\_%`), and ALTER, CREATE, DROP, INSERT,
+// CREATE VIEW, TRIGGER, CREATE ROUTINE and EVENT on the targets. Events
+// exist in the scratch database while it loads; with the event scheduler
+// on, an enabled event could run there.
+//
+// Restore also loads mysqldump/mariadb-dump output, recognized by its
+// first line (with --databases: its CREATE DATABASE and USE statements).
+// Such a file has no statement count or checksum: only its final "-- Dump
+// completed" line is checked, and it is loaded over one connection, since
+// it locks each table while loading it. Restore does not parse statements
+// beyond their first words: a hostile dump could still name another
+// database in a qualified table name; restore untrusted dumps with an
+// account limited to the targets.
+//
+// # Inspect, scratch targets and safety backups
+//
+// [Database.Inspect] (source.Inspector) reports the items of a restore
+// target, named with the source's database names, with the same counts,
+// sizes and checksums as Snapshot's Info.Items. It applies Tables and
+// Exclude but not Where. [Database.ScratchTarget] returns an unused
+// Target ("bkscratch_HINT_RANDOM", a pattern "…_*" for several databases)
+// and [Database.DropTarget] drops a target's databases, refusing the
+// source's own. [Database.TargetSource] returns a Source that snapshots a
+// target under the source's names, so that Restore with the same Target
+// puts that snapshot back (the safety backup of a restore).
 package mysql

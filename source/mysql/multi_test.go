@@ -121,6 +121,16 @@ func TestMultiDatabase(t *testing.T) {
 	require.NoError(t, src.Restore(t.Context(), bytes.NewReader(dump.Bytes()), source.RestoreOptions{Target: target, DropExisting: true}))
 	assert.Equal(t, want[b], s.state(t, b2))
 
+	// A snapshot of the target, taken as the engine's safety backup, names
+	// the databases as the source does: restored with the same Target, it
+	// puts them back.
+	ts, err := src.TargetSource(target)
+	require.NoError(t, err)
+	var safety bytes.Buffer
+	_, err = ts.Snapshot(t.Context(), &safety)
+	require.NoError(t, err)
+	assert.Equal(t, canonical(t, dump.Bytes()), canonical(t, safety.Bytes()))
+
 	// A pattern.
 	s.dropLater(t, a+"p")
 	s.dropLater(t, b+"p")
@@ -147,6 +157,17 @@ func TestMultiDatabase(t *testing.T) {
 		err = src.Restore(t.Context(), bytes.NewReader(dump.Bytes()), source.RestoreOptions{Target: bad, DryRun: true})
 		assert.Error(t, err, bad)
 	}
+
+	// DropTarget drops scratch copies, never the source's databases.
+	require.Error(t, src.DropTarget(t.Context(), ""))
+	require.ErrorContains(t, src.DropTarget(t.Context(), a+"="+a), "refusing")
+	require.NoError(t, src.DropTarget(t.Context(), "*p"))
+	assert.False(t, s.exists(t, a+"p"))
+	assert.False(t, s.exists(t, b+"p"))
+	assert.True(t, s.exists(t, a))
+	scratch, err := src.ScratchTarget(t.Context(), "run 42")
+	require.NoError(t, err)
+	assert.True(t, strings.HasPrefix(scratch, mysql.ScratchPrefix+"run_42_") && strings.HasSuffix(scratch, "_*"), scratch)
 
 	// The mysql client loads the same dump into the original databases.
 	s.exec(t, "", "DROP DATABASE "+a+"; DROP DATABASE "+b)
