@@ -2,16 +2,14 @@ package dir
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
-	"strings"
 
+	"github.com/backupkit/backupkit/internal/setsum"
 	"github.com/backupkit/backupkit/source"
 )
 
@@ -101,20 +99,9 @@ func (f *Folder) ScratchTarget(ctx context.Context, hint string) (string, error)
 	if err := ctx.Err(); err != nil {
 		return "", fmt.Errorf("dir: scratch target: %w", err)
 	}
-	var clean strings.Builder
-	for _, r := range hint {
-		if clean.Len() >= 40 {
-			break
-		}
-		if r == '_' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' {
-			clean.WriteRune(r)
-		}
-	}
 	parent := filepath.Dir(f.path)
 	for range 10 {
-		var b [8]byte
-		_, _ = rand.Read(b[:])
-		p := filepath.Join(parent, scratchPrefix+clean.String()+"-"+hex.EncodeToString(b[:]))
+		p := filepath.Join(parent, setsum.ScratchName(scratchPrefix, hint, 40, "-"))
 		if _, err := os.Lstat(p); errors.Is(err, fs.ErrNotExist) {
 			return p, nil
 		}

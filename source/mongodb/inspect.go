@@ -2,9 +2,7 @@ package mongodb
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -17,6 +15,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/backupkit/backupkit/internal/setsum"
 	"github.com/backupkit/backupkit/source"
 )
 
@@ -29,40 +28,24 @@ var (
 // checksumPrefix starts every Item.Checksum of this adapter.
 const checksumPrefix = "bson-set-sha256:"
 
-// docSet is an order-independent digest of a multiset of documents: the
-// SHA-256 of each document's raw BSON, added as four 64-bit lanes modulo
-// 2^64. The order the server returns documents in does not matter; a
-// missing, extra, repeated or changed document does.
-type docSet struct {
-	lanes [4]uint64
-}
+// docSet is the order-independent digest of a collection's documents: the
+// SHA-256 of each document's raw BSON, in a setsum.Set.
+type docSet struct{ setsum.Set }
 
-func (d *docSet) add(doc []byte) {
-	h := sha256.Sum256(doc)
-	for i := range d.lanes {
-		d.lanes[i] += binary.BigEndian.Uint64(h[8*i:])
-	}
-}
+func (d *docSet) add(doc []byte) { d.Add(sha256.Sum256(doc)) }
 
 // item returns p's Item named name, with its checksum.
 func (p *planned) item(name string) source.Item {
-	n := p.count.Load()
-	return source.Item{Name: name, Count: n, Bytes: p.bytes.Load(), Checksum: checksum(&p.docs, n, p.indexes)}
+	return source.Item{Name: name, Count: p.count.Load(), Bytes: p.bytes.Load(), Checksum: checksum(&p.docs, p.indexes)}
 }
 
 // checksum combines a collection's document digest, its document count and
 // its indexes (name, key and unique flag of each, sorted by name) into an
 // Item.Checksum. Other index options are left out: FerretDB does not keep
 // all of them (see docs/mongodb.md).
-func checksum(docs *docSet, n int64, indexes []bson.Raw) string {
+func checksum(docs *docSet, indexes []bson.Raw) string {
 	h := sha256.New()
-	var b [8]byte
-	for _, l := range docs.lanes {
-		binary.BigEndian.PutUint64(b[:], l)
-		h.Write(b[:])
-	}
-	binary.BigEndian.PutUint64(b[:], uint64(n))
-	h.Write(b[:])
+	docs.HashInto(h) // with the document count
 	specs := make([]string, 0, len(indexes))
 	for _, ix := range indexes {
 		name, _ := ix.Lookup("name").StringValueOK()
@@ -243,25 +226,17 @@ func (s *Source) TargetSource(target string) (source.Source, error) {
 const scratchPrefix = "backupkit_scratch_"
 
 // scratchName matches the names ScratchTarget makes, and nothing else.
-var scratchName = regexp.MustCompile(`^backupkit_scratch_[A-Za-z0-9]{0,20}_[0-9a-f]{16}$`)
+var scratchName = regexp.MustCompile(`^backupkit_scratch_[A-Za-z0-9_]{0,20}_[0-9a-f]{16}$`)
 
 // ScratchTarget returns the name of a new database,
 // "backupkit_scratch_<hint>_<16 random hex digits>" where hint keeps only
-// its first 20 ASCII letters and digits, that does not exist on the server.
+// its first 20 ASCII letters, digits and '_', that does not exist on the
+// server.
 // It creates nothing. The Source must name exactly one database, because a
 // restore into another database renames exactly one.
 func (s *Source) ScratchTarget(ctx context.Context, hint string) (string, error) {
 	if _, err := s.oneDatabase(); err != nil {
 		return "", fmt.Errorf("mongodb: scratch target: %w", err)
-	}
-	var clean strings.Builder
-	for _, r := range hint {
-		if clean.Len() >= 20 {
-			break
-		}
-		if r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' {
-			clean.WriteRune(r)
-		}
 	}
 	c, err := s.connect(ctx)
 	if err != nil {
@@ -273,9 +248,7 @@ func (s *Source) ScratchTarget(ctx context.Context, hint string) (string, error)
 		return "", fmt.Errorf("mongodb: scratch target: listDatabases on %s: %w", s.location, s.scrub(err))
 	}
 	for range 10 {
-		var b [8]byte
-		_, _ = rand.Read(b[:])
-		name := scratchPrefix + clean.String() + "_" + hex.EncodeToString(b[:])
+		name := setsum.ScratchName(scratchPrefix, hint, 20, "_")
 		if !slices.Contains(existing, name) {
 			return name, nil
 		}

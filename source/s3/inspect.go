@@ -2,10 +2,7 @@ package s3
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
-	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -19,6 +16,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/backupkit/backupkit/internal/s3util"
+	"github.com/backupkit/backupkit/internal/setsum"
 	"github.com/backupkit/backupkit/source"
 )
 
@@ -31,14 +29,12 @@ var (
 // checksumPrefix starts the Checksum of the "objects" item.
 const checksumPrefix = "content-set-sha256:"
 
-// objectSet is an order-independent digest of a set of objects: for each,
+// objectSet is the order-independent digest of a set of objects: for each,
 // the SHA-256 of its name (relative to the prefix), size and the SHA-256 of
-// its content, added as four 64-bit lanes modulo 2^64. Safe for concurrent
-// use.
+// its content, in a setsum.Set. Safe for concurrent use.
 type objectSet struct {
 	mu    sync.Mutex
-	lanes [4]uint64
-	count int64
+	set   setsum.Set
 	bytes int64
 }
 
@@ -52,10 +48,7 @@ func (o *objectSet) add(name string, size int64, contentSum []byte) {
 	h.Sum(sum[:0])
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	for i := range o.lanes {
-		o.lanes[i] += binary.BigEndian.Uint64(sum[8*i:])
-	}
-	o.count++
+	o.set.Add(sum)
 	o.bytes += size
 }
 
@@ -63,17 +56,9 @@ func (o *objectSet) add(name string, size int64, contentSum []byte) {
 func (o *objectSet) item() source.Item {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	it := source.Item{Name: "objects", Count: o.count, Bytes: o.bytes}
-	if o.count > 0 {
-		h := sha256.New()
-		var b [8]byte
-		for _, l := range o.lanes {
-			binary.BigEndian.PutUint64(b[:], l)
-			h.Write(b[:])
-		}
-		binary.BigEndian.PutUint64(b[:], uint64(o.count))
-		h.Write(b[:])
-		it.Checksum = checksumPrefix + hex.EncodeToString(h.Sum(nil))
+	it := source.Item{Name: "objects", Count: o.set.Len(), Bytes: o.bytes}
+	if it.Count > 0 {
+		it.Checksum = checksumPrefix + o.set.Hex()
 	}
 	return it
 }
@@ -192,19 +177,8 @@ func (b *Bucket) TargetSource(target string) (source.Source, error) {
 // name starts with such a prefix, so a scratch restore never shows in a
 // snapshot even of the whole bucket.
 func (b *Bucket) ScratchTarget(ctx context.Context, hint string) (string, error) {
-	var clean strings.Builder
-	for _, r := range hint {
-		if clean.Len() >= 40 {
-			break
-		}
-		if r == '_' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' {
-			clean.WriteRune(r)
-		}
-	}
 	for range 10 {
-		var r [8]byte
-		_, _ = rand.Read(r[:])
-		name := scratchPrefix + clean.String() + "-" + hex.EncodeToString(r[:])
+		name := setsum.ScratchName(scratchPrefix, hint, 40, "-")
 		out, err := b.client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(b.bucket), Prefix: aws.String(name + "/"), MaxKeys: aws.Int32(1)})
 		if err != nil {
 			return "", fmt.Errorf("s3 source: scratch target in %s: %w", b.bucket, err)
