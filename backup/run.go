@@ -40,6 +40,10 @@ type RunOptions struct {
 	// TriggeredBy, ScheduleID and Slot are then ignored. The lease is renewed
 	// and the result fenced with the claimed run's Owner and Attempt.
 	Claimed *store.Run
+
+	// safetyUntil, when set, catalogs the backup as a safety backup taken
+	// before a restore (store.BackupPreRestore), protected until then.
+	safetyUntil time.Time
 }
 
 // ErrInterrupted, as the cause of the context given to Run (see
@@ -126,7 +130,7 @@ func (e *Engine) Run(ctx context.Context, job *Job, opts RunOptions) (*Result, e
 	ctl, unregister := e.register(run.ID, runCtx, cancel, log)
 	defer unregister()
 
-	x := &execution{e: e, job: job, run: run, log: log, compression: compression, ctl: ctl}
+	x := &execution{e: e, job: job, run: run, log: log, compression: compression, ctl: ctl, safetyUntil: opts.safetyUntil}
 	stopProgress := e.reportProgress(runCtx, x)
 	res := x.execute(runCtx)
 	stopProgress()
@@ -196,6 +200,7 @@ type execution struct {
 	compression Compression
 	recipients  []string // fingerprints, with Encryption
 	ctl         *control // Pause and Resume
+	safetyUntil time.Time // see RunOptions.safetyUntil
 
 	bytesRead    atomic.Int64 // source bytes
 	bytesWritten atomic.Int64 // artifact bytes
@@ -337,6 +342,9 @@ func (x *execution) execute(ctx context.Context) *Result {
 	}
 	if job.Encryption != nil {
 		res.Backup.Encryption = EncryptionAge
+	}
+	if !x.safetyUntil.IsZero() {
+		res.Backup.Status, res.Backup.Protected, res.Backup.ProtectedUntil = store.BackupPreRestore, true, x.safetyUntil
 	}
 	return res
 }
