@@ -90,8 +90,12 @@ func (m *Metrics) EngineEvent(ev notify.Event) {
 	if ev.BackupID == "" {
 		return
 	}
-	if ev.Size > 0 {
-		m.size.WithLabelValues(ev.Job).Observe(float64(ev.Size))
+	size := ev.Size
+	if size == 0 {
+		size = ev.BytesWritten
+	}
+	if size > 0 {
+		m.size.WithLabelValues(ev.Job).Observe(float64(size))
 	}
 	if status == store.RunSucceeded {
 		t := ev.Time
