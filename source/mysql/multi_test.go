@@ -6,12 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os/exec"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/backupkit/backupkit/internal/testenv"
 	"github.com/backupkit/backupkit/source"
 	"github.com/backupkit/backupkit/source/mysql"
 )
@@ -311,4 +313,38 @@ var errCanceled = context.Canceled
 
 func contextCancelAt(t *testing.T) (context.Context, context.CancelFunc) {
 	return context.WithCancel(t.Context())
+}
+
+// TestMultiDatabaseMysqldump: the mysqldump engine dumps several databases
+// with --databases, and Restore maps them like its own dumps.
+func TestMultiDatabaseMysqldump(t *testing.T) {
+	if _, err := exec.LookPath("mysqldump"); err != nil {
+		if _, err := exec.LookPath("mariadb-dump"); err != nil {
+			if testenv.Required() {
+				t.Fatal("mysqldump is not installed")
+			}
+			t.Skip("mysqldump is not installed")
+		}
+	}
+	s := newServer(t)
+	a, b := twoDatabases(t, s)
+	o := s.opts("")
+	o.Databases = []string{a, b}
+	o.Engine = mysql.EngineMysqldump
+	o.Routines = true
+	o.Exclude = []string{b + ".log"}
+	src := s.open(t, o)
+	var dump bytes.Buffer
+	_, err := src.Snapshot(t.Context(), &dump)
+	require.NoError(t, err)
+	assert.Contains(t, dump.String(), "USE `"+b+"`;")
+	assert.NotContains(t, dump.String(), "CREATE TABLE `log`")
+	target := "*m"
+	s.dropLater(t, a+"m")
+	s.dropLater(t, b+"m")
+	require.NoError(t, src.Restore(t.Context(), bytes.NewReader(dump.Bytes()), source.RestoreOptions{Target: target}))
+	assert.Equal(t, s.checksums(t, a), s.checksums(t, a+"m"))
+	assert.Equal(t, s.objects(t, a), s.objects(t, a+"m"))
+	assert.Equal(t, strings.Replace(s.objects(t, b), "BASE TABLE log, ", "", 1), s.objects(t, b+"m"))
+	assert.Zero(t, s.scratchLeft(t, a+"m")+s.scratchLeft(t, b+"m"))
 }

@@ -491,7 +491,7 @@ type restoreRun struct {
 
 // createDatabaseRE matches the CREATE DATABASE statements of dumps of
 // several databases (this package's and mysqldump --databases').
-var createDatabaseRE = regexp.MustCompile("^(?i:CREATE DATABASE)\\s+(?:/\\*!32312 )?(?i:IF NOT EXISTS)(?:\\s*\\*/)?\\s+`((?:[^`]|``)+)`(.*)$")
+var createDatabaseRE = regexp.MustCompile("(?s)^(?i:CREATE DATABASE)\\s+(?:/\\*!32312 )?(?i:IF NOT EXISTS)(?:\\s*\\*/)?\\s+`((?:[^`]|``)+)`(.*)$")
 
 // charsetRE and collateRE find the character set and collation of such a
 // statement.

@@ -115,22 +115,17 @@ func (ts targetSpec) dest(label string) (string, error) {
 
 // listDatabases lists the databases of Databases("*"), sorted.
 func listDatabases(ctx context.Context, q queryer) ([]string, error) {
-	rows, err := q.QueryContext(ctx, "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA ORDER BY SCHEMA_NAME")
+	all, err := listNames(ctx, q, "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA ORDER BY SCHEMA_NAME")
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
 	var out []string
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			return nil, err
-		}
+	for _, n := range all {
 		if !slices.Contains(systemDatabases, strings.ToLower(n)) && !strings.HasPrefix(n, ScratchPrefix) {
 			out = append(out, n)
 		}
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // sourceNames lists the databases the source dumps, under its own names.
@@ -165,23 +160,14 @@ func (d *Database) resolve(ctx context.Context, q queryer) ([]dbPair, error) {
 		// The source's databases are whatever exists: find the target's
 		// by the pattern.
 		pre, suf, _ := strings.Cut(ts.pattern, "*")
-		rows, err := q.QueryContext(ctx, "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA ORDER BY SCHEMA_NAME")
+		all, err := listNames(ctx, q, "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA ORDER BY SCHEMA_NAME")
 		if err != nil {
 			return nil, d.wrap(ctx, "list databases", err)
 		}
-		for rows.Next() {
-			var n string
-			if err := rows.Scan(&n); err != nil {
-				rows.Close()
-				return nil, d.wrap(ctx, "list databases", err)
-			}
+		for _, n := range all {
 			if len(n) > len(pre)+len(suf) && strings.HasPrefix(n, pre) && strings.HasSuffix(n, suf) {
 				out = append(out, dbPair{n[len(pre) : len(n)-len(suf)], n})
 			}
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, d.wrap(ctx, "list databases", err)
 		}
 	default:
 		names, err := d.sourceNames(ctx, q)
