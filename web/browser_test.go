@@ -24,7 +24,6 @@ import (
 	"github.com/backupkit/backupkit/source"
 	"github.com/backupkit/backupkit/source/dir"
 	"github.com/backupkit/backupkit/store"
-	"github.com/backupkit/backupkit/store/sqlstore"
 	"github.com/backupkit/backupkit/web"
 )
 
@@ -41,11 +40,11 @@ func chromium(t *testing.T) string {
 			return p
 		}
 	}
-	msg := "web: skipped, no Chromium: install it (apt-get install chromium) or set BACKUPKIT_CHROMIUM; scripts/test-all installs it"
+	const how = "install it (apt-get install chromium) or set BACKUPKIT_CHROMIUM; scripts/test-all installs it"
 	if testenv.Required() {
-		t.Fatal(msg)
+		t.Fatal("web: no Chromium, and BACKUPKIT_REQUIRE_SERVERS=1: " + how)
 	}
-	t.Skip(msg)
+	t.Skip("web: skipped, no Chromium: " + how)
 	return ""
 }
 
@@ -60,6 +59,27 @@ func artifacts(t *testing.T) string {
 	}
 	t.Logf("screenshots in %s (set BACKUPKIT_ARTIFACTS to keep them)", dir)
 	return dir
+}
+
+// startBrowser starts headless Chromium (1280 pixels wide, height high) for
+// the test and returns a chromedp context with a tab in it, stopped at the
+// test's end.
+func startBrowser(t *testing.T, chrome string, height int) context.Context {
+	t.Helper()
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+		chromedp.ExecPath(chrome), chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
+		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.WindowSize(1280, height))
+	t.Cleanup(cancelAlloc)
+	ctx, cancel := chromedp.NewContext(alloc)
+	t.Cleanup(cancel)
+	// The first Run starts the browser; it must not carry the deadline.
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate("about:blank")))
+	// A guard against a hang (the steps take seconds), not a timing.
+	ctx, stop := context.WithTimeout(ctx, 3*time.Minute)
+	t.Cleanup(stop)
+	return ctx
 }
 
 // gatedSource holds its snapshot until the test opens the gate, so that the
@@ -88,9 +108,7 @@ func TestBrowserRunNowLiveLogAndBackup(t *testing.T) {
 	bg := context.Background()
 
 	// A real engine: SQLite store, a folder source, a local destination.
-	st, err := sqlstore.OpenSQLite(bg, filepath.Join(t.TempDir(), "store.db"))
-	require.NoError(t, err)
-	t.Cleanup(func() { st.Close() })
+	st := openStore(t)
 	data := t.TempDir()
 	for i := range 20 {
 		require.NoError(t, os.WriteFile(filepath.Join(data, fmt.Sprintf("photo-%02d.jpg", i)),
@@ -141,20 +159,7 @@ func TestBrowserRunNowLiveLogAndBackup(t *testing.T) {
 	srv := httptest.NewServer(web.Handler(d))
 	t.Cleanup(srv.Close)
 
-	// The browser.
-	alloc, cancelAlloc := chromedp.NewExecAllocator(bg,
-		chromedp.ExecPath(chrome), chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
-		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.WindowSize(1280, 860))
-	t.Cleanup(cancelAlloc)
-	ctx, cancel := chromedp.NewContext(alloc)
-	t.Cleanup(cancel)
-	// The first Run starts the browser; it must not carry the deadline.
-	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate("about:blank")))
-	// A guard against a hang (the steps take a few seconds), not a timing.
-	ctx, stop := context.WithTimeout(ctx, 3*time.Minute)
-	t.Cleanup(stop)
+	ctx := startBrowser(t, chrome, 860)
 	shot := func(name string) {
 		t.Helper()
 		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
@@ -273,10 +278,7 @@ func TestBrowserRunNowLiveLogAndBackup(t *testing.T) {
 func TestBrowserLoginWithToken(t *testing.T) {
 	chrome := chromium(t)
 	shots := artifacts(t)
-	bg := context.Background()
-	st, err := sqlstore.OpenSQLite(bg, filepath.Join(t.TempDir(), "store.db"))
-	require.NoError(t, err)
-	t.Cleanup(func() { st.Close() })
+	st := openStore(t)
 	srv := httptest.NewServer(web.Handler(web.Deps{
 		Store: st,
 		Jobs: func() []web.JobInfo {
@@ -290,17 +292,7 @@ func TestBrowserLoginWithToken(t *testing.T) {
 	}))
 	t.Cleanup(srv.Close)
 
-	alloc, cancelAlloc := chromedp.NewExecAllocator(bg,
-		chromedp.ExecPath(chrome), chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
-		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.WindowSize(1280, 600))
-	t.Cleanup(cancelAlloc)
-	ctx, cancel := chromedp.NewContext(alloc)
-	t.Cleanup(cancel)
-	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate("about:blank")))
-	ctx, stop := context.WithTimeout(ctx, 2*time.Minute)
-	t.Cleanup(stop)
+	ctx := startBrowser(t, chrome, 600)
 
 	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/runs"),
 		chromedp.WaitVisible(chromedp.CSS(`input[name="token"]`))))

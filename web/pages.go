@@ -56,6 +56,9 @@ var funcs = template.FuncMap{
 	},
 	"final":   func(s store.RunStatus) bool { return s.Final() },
 	"pathesc": url.PathEscape,
+	"choice": func(label, name, any, selected string, options []string) choice {
+		return choice{Label: label, Name: name, Any: any, Selected: selected, Options: options}
+	},
 }
 
 // isoTime is t in RFC 3339 (UTC), "" for the zero time.
@@ -134,6 +137,44 @@ func (s *server) dashboard(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, "dashboard", "Dashboard", map[string]any{"Jobs": rows, "Recent": recent})
 }
 
+// jobNames lists the configured jobs' names for a filter, with selected
+// (a job no longer configured may still have history) when it is missing.
+func (s *server) jobNames(selected string) []string {
+	var names []string
+	for _, j := range s.jobs() {
+		names = append(names, j.Name)
+	}
+	if selected != "" && !slices.Contains(names, selected) {
+		names = append(names, selected)
+	}
+	return names
+}
+
+// strs converts a list of string-typed values for a filter.
+func strs[T ~string](vs []T) []string {
+	out := make([]string, len(vs))
+	for i, v := range vs {
+		out[i] = string(v)
+	}
+	return out
+}
+
+// failList shows a listing's error: a malformed cursor is the caller's
+// (400), anything else the store's.
+func (s *server) failList(w http.ResponseWriter, r *http.Request, what, cursor string, err error) {
+	if cursor != "" && strings.Contains(strings.ToLower(err.Error()), "cursor") {
+		s.fail(w, r, http.StatusBadRequest, err.Error())
+		return
+	}
+	s.failErr(w, r, what, err)
+}
+
+// choice is a filter's select box (see the "select" template).
+type choice struct {
+	Label, Name, Any, Selected string
+	Options                    []string
+}
+
 // limitParam reads ?limit=, naming it when it is bad.
 func limitParam(r *http.Request) (int, error) {
 	v := r.FormValue("limit")
@@ -166,27 +207,16 @@ func (s *server) runs(w http.ResponseWriter, r *http.Request) {
 	f.Limit = limit
 	pg, err := s.d.Store.ListRunsPage(r.Context(), f)
 	if err != nil {
-		if f.Cursor != "" && strings.Contains(strings.ToLower(err.Error()), "cursor") {
-			s.fail(w, r, http.StatusBadRequest, err.Error())
-			return
-		}
-		s.failErr(w, r, "list runs", err)
+		s.failList(w, r, "list runs", f.Cursor, err)
 		return
-	}
-	var jobs []string
-	for _, j := range s.jobs() {
-		jobs = append(jobs, j.Name)
-	}
-	if f.Job != "" && !slices.Contains(jobs, f.Job) {
-		jobs = append(jobs, f.Job)
 	}
 	limitArg := ""
 	if limit != pageSize {
 		limitArg = strconv.Itoa(limit)
 	}
 	s.render(w, r, "runs", "Runs", map[string]any{
-		"Runs": pg.Runs, "Next": pg.Next, "Job": f.Job, "Status": string(f.Status), "Jobs": jobs,
-		"Statuses": statuses, "Kind": string(f.Kind), "Kinds": kinds, "First": f.Cursor != "", "Limit": limitArg})
+		"Runs": pg.Runs, "Next": pg.Next, "Job": f.Job, "Status": string(f.Status), "Jobs": s.jobNames(f.Job),
+		"Statuses": strs(statuses), "Kind": string(f.Kind), "Kinds": strs(kinds), "First": f.Cursor != "", "Limit": limitArg})
 }
 
 // logLine is one log line as the page and log.json show it.
@@ -306,11 +336,7 @@ func (s *server) backups(w http.ResponseWriter, r *http.Request) {
 	f := store.BackupFilter{Job: r.FormValue("job"), Cursor: r.FormValue("cursor"), Limit: limit}
 	pg, err := s.d.Store.ListBackupsPage(r.Context(), f)
 	if err != nil {
-		if f.Cursor != "" && strings.Contains(strings.ToLower(err.Error()), "cursor") {
-			s.fail(w, r, http.StatusBadRequest, err.Error())
-			return
-		}
-		s.failErr(w, r, "list backups", err)
+		s.failList(w, r, "list backups", f.Cursor, err)
 		return
 	}
 	rows := make([]backupRow, 0, len(pg.Backups))
@@ -321,16 +347,12 @@ func (s *server) backups(w http.ResponseWriter, r *http.Request) {
 		}
 		rows = append(rows, backupRow{Backup: b, Download: s.downloadURL(b.ID), Destinations: strings.Join(dests, ", ")})
 	}
-	var jobs []string
-	for _, j := range s.jobs() {
-		jobs = append(jobs, j.Name)
-	}
 	limitArg := ""
 	if limit != pageSize {
 		limitArg = strconv.Itoa(limit)
 	}
 	s.render(w, r, "backups", "Backups", map[string]any{"Backups": rows, "Next": pg.Next, "Job": f.Job,
-		"Jobs": jobs, "First": f.Cursor != "", "Limit": limitArg, "Here": r.URL.RequestURI()})
+		"Jobs": s.jobNames(f.Job), "First": f.Cursor != "", "Limit": limitArg, "Here": r.URL.RequestURI()})
 }
 
 func (s *server) downloadURL(id string) string {

@@ -70,11 +70,19 @@ func nextRuns(expr, tz string, n int) ([]time.Time, error) {
 	return c.NextN(time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC), n), nil
 }
 
-func newEnv(t *testing.T, roles map[string]string) *env {
+// openStore opens a SQLite store in a temporary folder, closed at the
+// test's end.
+func openStore(t *testing.T) store.Store {
 	t.Helper()
 	st, err := sqlstore.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "store.db"))
 	require.NoError(t, err)
 	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+func newEnv(t *testing.T, roles map[string]string) *env {
+	t.Helper()
+	st := openStore(t)
 	e := &env{t: t, st: st, f: &fakes{}, roles: roles}
 	e.f.jobs = []web.JobInfo{
 		{Name: "photos", Schedule: "0 2 * * *", Timezone: "Europe/Paris", NextRun: time.Date(2026, 11, 30, 1, 0, 0, 0, time.UTC)},
