@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/backupkit/backupkit/backup"
 	"github.com/backupkit/backupkit/store"
 )
 
@@ -83,7 +84,7 @@ func TestListRunsShowJSON(t *testing.T) {
 	backups := decodeJSON[[]map[string]any](t, r.stdout)
 	require.Len(t, backups, 2)
 	for _, key := range []string{"id", "job", "run_id", "status", "protected", "created_at", "size", "sha256",
-		"format", "compression", "encryption", "source", "copies"} {
+		"format", "compression", "encryption", "source", "copies", "protected_until", "verify"} {
 		assert.Contains(t, backups[0], key, "list --json field")
 	}
 	r = cli(t, "list", "--config", cfg, "--json", "app")
@@ -103,7 +104,7 @@ func TestListRunsShowJSON(t *testing.T) {
 	r = cli(t, "runs", "--config", cfg, "--json", "--limit", "1")
 	assert.Len(t, decodeJSON[[]runJSON](t, r.stdout), 1)
 	r = cli(t, "runs", "--config", cfg)
-	assert.Regexp(t, `(?m)^RUN\s+JOB\s+STARTED\s+STATUS`, r.stdout)
+	assert.Regexp(t, `(?m)^RUN\s+KIND\s+JOB\s+STARTED\s+STATUS`, r.stdout)
 	assert.Equal(t, 2, strings.Count(r.stdout, "succeeded"))
 
 	// show a backup and a run.
@@ -115,7 +116,8 @@ func TestListRunsShowJSON(t *testing.T) {
 	assert.Equal(t, res.Backup.SHA256, shown.Backup.SHA256)
 	require.NotNil(t, shown.Run)
 	assert.Equal(t, res.Run.ID, shown.Run.ID)
-	assert.Nil(t, shown.Verify)
+	assert.Nil(t, shown.VerifyRun)
+	assert.Nil(t, shown.Backup.Verify)
 	assert.Equal(t, "dir", decodeJSON[map[string]any](t, string(shown.Backup.Source))["kind"])
 	r = cli(t, "show", "--config", cfg, res.Backup.ID)
 	require.Equal(t, 0, r.code, r.stderr)
@@ -417,4 +419,40 @@ func TestCompletionKnowsEveryCommand(t *testing.T) {
 		assert.Contains(t, r.stdout, "backupd __complete")
 	}
 	assert.Equal(t, 2, cli(t, "completion", "tcsh").code)
+}
+
+// TestShowVerified: show reports a backup's latest verification and the run
+// that made it; runs --kind selects verify runs.
+func TestShowVerified(t *testing.T) {
+	cfg := cliConfig(t, "")
+	r := cli(t, "backup", "--config", cfg, "--json", "app")
+	require.Equal(t, 0, r.code, r.stderr)
+	id := decodeJSON[backupResultJSON](t, r.stdout).Backup.ID
+
+	rt, err := open(t.Context(), cfg, os.Stderr, nil)
+	require.NoError(t, err)
+	j, err := rt.Job("app")
+	require.NoError(t, err)
+	res, err := rt.Engine.Verify(t.Context(), j.Job, id, backup.VerifyOptions{Level: backup.VerifyChecksum})
+	require.NoError(t, err)
+	require.True(t, res.OK, "%+v", res)
+	require.NoError(t, rt.Close())
+
+	r = cli(t, "show", "--config", cfg, "--json", id)
+	require.Equal(t, 0, r.code, r.stderr)
+	shown := decodeJSON[showJSON](t, r.stdout)
+	require.NotNil(t, shown.Backup.Verify)
+	assert.True(t, shown.Backup.Verify.OK)
+	assert.Equal(t, "checksum", shown.Backup.Verify.Level)
+	require.NotNil(t, shown.VerifyRun)
+	assert.Equal(t, res.RunID, shown.VerifyRun.ID)
+	assert.Equal(t, "verify", shown.VerifyRun.Kind)
+	r = cli(t, "show", "--config", cfg, id)
+	assert.Regexp(t, `verified\s+passed, level checksum, at \S+ \(run `+res.RunID+`\)`, r.stdout)
+
+	r = cli(t, "runs", "--config", cfg, "--json", "--kind", "verify")
+	runs := decodeJSON[[]runJSON](t, r.stdout)
+	require.Len(t, runs, 1)
+	assert.Equal(t, id, runs[0].BackupID)
+	assert.Equal(t, 2, cli(t, "runs", "--config", cfg, "--kind", "nap").code)
 }

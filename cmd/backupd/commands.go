@@ -146,6 +146,7 @@ func cmdRuns(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs, path := flags("runs", stderr)
 	jobName := fs.String("job", "", "show only this `job`'s runs (or give JOB as an argument)")
 	status := fs.String("status", "", "show only runs with this `status` (running, succeeded, partial, failed, canceled, interrupted, skipped, missed)")
+	kind := fs.String("kind", "", "show only runs of this `kind` (backup, restore, verify)")
 	limit := fs.Int("limit", 20, "show at most `n` runs, newest first")
 	asJSON := jsonFlag(fs)
 	pos, err := parse(fs, args)
@@ -154,6 +155,11 @@ func cmdRuns(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	if err := jobArg("runs", pos, jobName); err != nil {
 		return err
+	}
+	switch store.RunKind(*kind) {
+	case "", store.RunKindBackup, store.RunKindRestore, store.RunKindVerify:
+	default:
+		return usageError{fmt.Errorf("runs: --kind: unknown kind %q (want backup, restore or verify)", *kind)}
 	}
 	if *status != "" && !slices.Contains(runStatuses, store.RunStatus(*status)) {
 		names := make([]string, len(runStatuses))
@@ -176,7 +182,7 @@ func cmdRuns(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			fmt.Fprintf(stderr, "warning: %v\n", err)
 		}
 	}
-	runs, err := rt.Store.ListRuns(ctx, store.RunFilter{Job: *jobName, Status: store.RunStatus(*status), Limit: *limit})
+	runs, err := rt.Store.ListRuns(ctx, store.RunFilter{Job: *jobName, Status: store.RunStatus(*status), Kind: store.RunKind(*kind), Limit: *limit})
 	if err != nil {
 		return err
 	}
@@ -188,9 +194,9 @@ func cmdRuns(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return writeJSON(stdout, out)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "RUN\tJOB\tSTARTED\tSTATUS\tTRIGGER\tBACKUP\tREASON")
+	fmt.Fprintln(tw, "RUN\tKIND\tJOB\tSTARTED\tSTATUS\tTRIGGER\tBACKUP\tREASON")
 	for _, r := range runs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Job, r.StartedAt.Local().Format(time.DateTime), r.Status, r.Trigger, r.BackupID, r.Reason)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Kind, r.Job, r.StartedAt.Local().Format(time.DateTime), r.Status, r.Trigger, r.BackupID, r.Reason)
 	}
 	return tw.Flush()
 }
@@ -274,19 +280,32 @@ type versionJSON struct {
 
 // backupJSON is a catalog entry.
 type backupJSON struct {
-	ID          string          `json:"id"`
-	Job         string          `json:"job"`
-	RunID       string          `json:"run_id"`
-	Status      string          `json:"status"`
-	Protected   bool            `json:"protected"`
-	CreatedAt   *time.Time      `json:"created_at"`
-	Size        int64           `json:"size"`
-	SHA256      string          `json:"sha256"`
-	Format      string          `json:"format"`
-	Compression string          `json:"compression"`
-	Encryption  string          `json:"encryption"`
-	Source      json.RawMessage `json:"source"`
-	Copies      []copyJSON      `json:"copies"`
+	ID          string     `json:"id"`
+	Job         string     `json:"job"`
+	RunID       string     `json:"run_id"`
+	Status      string     `json:"status"`
+	Protected   bool       `json:"protected"`
+	CreatedAt   *time.Time `json:"created_at"`
+	Size        int64      `json:"size"`
+	SHA256      string     `json:"sha256"`
+	Format      string     `json:"format"`
+	Compression string     `json:"compression"`
+	Encryption  string     `json:"encryption"`
+	// ProtectedUntil is when a temporary protection (a safety backup taken
+	// before a restore) may be lifted; null when none.
+	ProtectedUntil *time.Time      `json:"protected_until"`
+	Source         json.RawMessage `json:"source"`
+	Copies         []copyJSON      `json:"copies"`
+	// Verify is the backup's latest verification; null when never verified.
+	Verify *verifyJSON `json:"verify"`
+}
+
+// verifyJSON is a backup's latest verification.
+type verifyJSON struct {
+	VerifiedAt *time.Time `json:"verified_at"`
+	Level      string     `json:"level"`
+	OK         bool       `json:"ok"`
+	Problem    string     `json:"problem"`
 }
 
 // copyJSON is one stored copy of a backup.
@@ -295,11 +314,15 @@ type copyJSON struct {
 	Key         string     `json:"key"`
 	Size        int64      `json:"size"`
 	CreatedAt   *time.Time `json:"created_at"`
+	// MissingSince is when the copy was found missing from its destination;
+	// null while it is there.
+	MissingSince *time.Time `json:"missing_since"`
 }
 
 // runJSON is a run.
 type runJSON struct {
 	ID           string     `json:"id"`
+	Kind         string     `json:"kind"`
 	Job          string     `json:"job"`
 	ScheduleID   string     `json:"schedule_id"`
 	Slot         *time.Time `json:"slot"`
@@ -349,13 +372,18 @@ func toBackupJSON(b store.Backup) backupJSON {
 		out.Source = json.RawMessage("null")
 	}
 	for _, c := range b.Copies {
-		out.Copies = append(out.Copies, copyJSON{Destination: c.Destination, Key: c.Key, Size: c.Size, CreatedAt: jsonTime(c.CreatedAt)})
+		out.Copies = append(out.Copies, copyJSON{Destination: c.Destination, Key: c.Key, Size: c.Size,
+			CreatedAt: jsonTime(c.CreatedAt), MissingSince: jsonTime(c.MissingSince)})
+	}
+	out.ProtectedUntil = jsonTime(b.ProtectedUntil)
+	if !b.LastVerifiedAt.IsZero() {
+		out.Verify = &verifyJSON{VerifiedAt: jsonTime(b.LastVerifiedAt), Level: b.VerifyLevel, OK: b.VerifyOK, Problem: b.VerifyProblem}
 	}
 	return out
 }
 
 func toRunJSON(r store.Run) runJSON {
-	out := runJSON{ID: r.ID, Job: r.Job, ScheduleID: r.ScheduleID, Slot: jsonTime(r.Slot), Trigger: string(r.Trigger),
+	out := runJSON{ID: r.ID, Kind: string(r.Kind), Job: r.Job, ScheduleID: r.ScheduleID, Slot: jsonTime(r.Slot), Trigger: string(r.Trigger),
 		TriggeredBy: r.TriggeredBy, Status: string(r.Status), Reason: r.Reason, Owner: r.Owner, Attempt: r.Attempt,
 		StartedAt: jsonTime(r.StartedAt), FinishedAt: jsonTime(r.FinishedAt), BytesRead: r.BytesRead,
 		BytesWritten: r.BytesWritten, BackupID: r.BackupID}

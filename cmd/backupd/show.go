@@ -53,23 +53,15 @@ func cmdShow(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	return fmt.Errorf("show: %w", err)
 }
 
-// showJSON is `show --json`: Type is "backup" or "run". For a backup, Run is
-// the run that made it (null when no longer in the history) and Verify its
-// latest verification (null when never verified); for a run, Backup is the
-// backup it made (null when none).
+// showJSON is `show --json`: Type is "backup" or "run". For a backup, Run
+// is the run that made it (null when no longer in the history) and
+// VerifyRun the newest run that verified it (null when none); for a run,
+// Backup is the backup it made, restored or verified (null when none).
 type showJSON struct {
-	Type   string      `json:"type"`
-	Backup *backupJSON `json:"backup"`
-	Run    *runJSON    `json:"run"`
-	Verify *verifyJSON `json:"verify"`
-}
-
-// verifyJSON is a backup's latest verification: the run that recorded it.
-type verifyJSON struct {
-	RunID      string     `json:"run_id"`
-	Status     string     `json:"status"`
-	Reason     string     `json:"reason"`
-	FinishedAt *time.Time `json:"finished_at"`
+	Type      string      `json:"type"`
+	Backup    *backupJSON `json:"backup"`
+	Run       *runJSON    `json:"run"`
+	VerifyRun *runJSON    `json:"verify_run"`
 }
 
 func showBackup(ctx context.Context, st store.Store, b store.Backup, asJSON bool, stdout io.Writer) error {
@@ -81,16 +73,20 @@ func showBackup(ctx context.Context, st store.Store, b store.Backup, asJSON bool
 			return fmt.Errorf("show: run %s: %w", b.RunID, err)
 		}
 	}
-	verify, err := latestVerify(ctx, st, b)
+	verifyRun, err := latestVerifyRun(ctx, st, b)
 	if err != nil {
 		return fmt.Errorf("show: %w", err)
 	}
+	bj := toBackupJSON(b)
 	if asJSON {
-		bj := toBackupJSON(b)
-		out := showJSON{Type: "backup", Backup: &bj, Verify: verify}
+		out := showJSON{Type: "backup", Backup: &bj}
 		if run != nil {
 			rj := toRunJSON(*run)
 			out.Run = &rj
+		}
+		if verifyRun != nil {
+			vj := toRunJSON(*verifyRun)
+			out.VerifyRun = &vj
 		}
 		return writeJSON(stdout, out)
 	}
@@ -119,16 +115,19 @@ func showBackup(ctx context.Context, st store.Store, b store.Backup, asJSON bool
 	} else if b.RunID != "" {
 		row("run", b.RunID+" (no longer in the history)")
 	}
-	if verify != nil {
-		when := ""
-		if verify.FinishedAt != nil {
-			when = " at " + verify.FinishedAt.Local().Format(time.RFC3339)
+	if !b.ProtectedUntil.IsZero() {
+		row("protected until", b.ProtectedUntil.Local().Format(time.RFC3339))
+	}
+	if v := bj.Verify; v != nil {
+		text := "passed"
+		if !v.OK {
+			text = "FAILED: " + v.Problem
 		}
-		v := fmt.Sprintf("%s%s (run %s)", verify.Status, when, verify.RunID)
-		if verify.Reason != "" {
-			v += ": " + verify.Reason
+		text = fmt.Sprintf("%s, level %s, at %s", text, v.Level, v.VerifiedAt.Local().Format(time.RFC3339))
+		if verifyRun != nil {
+			text += " (run " + verifyRun.ID + ")"
 		}
-		row("verified", v)
+		row("verified", text)
 	} else {
 		row("verified", "never")
 	}
@@ -147,7 +146,11 @@ func showBackup(ctx context.Context, st store.Store, b store.Backup, asJSON bool
 	tw = tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "  DESTINATION\tSIZE\tCREATED\tKEY")
 	for _, c := range b.Copies {
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", c.Destination, humanBytes(c.Size), c.CreatedAt.Local().Format(time.DateTime), c.Key)
+		key := c.Key
+		if !c.MissingSince.IsZero() {
+			key += " (MISSING since " + c.MissingSince.Local().Format(time.DateTime) + ")"
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", c.Destination, humanBytes(c.Size), c.CreatedAt.Local().Format(time.DateTime), key)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -168,22 +171,16 @@ func showBackup(ctx context.Context, st store.Store, b store.Backup, asJSON bool
 	return nil
 }
 
-// latestVerify finds the newest run, other than the one that made b, that
-// recorded a verification of b: a run of b's job whose BackupID is b's and
-// whose trigger or author says "verify". Nil when there is none.
-func latestVerify(ctx context.Context, st store.Store, b store.Backup) (*verifyJSON, error) {
-	runs, err := st.ListRuns(ctx, store.RunFilter{Job: b.Job, Limit: 500})
+// latestVerifyRun returns the newest finished verify run of b, or nil.
+func latestVerifyRun(ctx context.Context, st store.Store, b store.Backup) (*store.Run, error) {
+	runs, err := st.ListRuns(ctx, store.RunFilter{Job: b.Job, Kind: store.RunKindVerify, Limit: 500})
 	if err != nil {
 		return nil, err
 	}
 	for _, r := range runs { // newest first
-		if r.ID == b.RunID || r.BackupID != b.ID || !r.Status.Final() {
-			continue
+		if r.BackupID == b.ID && r.Status.Final() {
+			return &r, nil
 		}
-		if !strings.Contains(strings.ToLower(string(r.Trigger)+" "+r.TriggeredBy+" "+r.ScheduleID), "verify") {
-			continue
-		}
-		return &verifyJSON{RunID: r.ID, Status: string(r.Status), Reason: r.Reason, FinishedAt: jsonTime(r.FinishedAt)}, nil
 	}
 	return nil, nil
 }
@@ -209,6 +206,7 @@ func showRun(ctx context.Context, st store.Store, r store.Run, asJSON bool, stdo
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	row := func(k, v string) { fmt.Fprintf(tw, "%s\t%s\n", k, v) }
 	row("run", r.ID)
+	row("kind", string(r.Kind))
 	row("job", r.Job)
 	status := string(r.Status)
 	if r.Reason != "" {
@@ -245,6 +243,9 @@ func showRun(ctx context.Context, st store.Store, r store.Run, asJSON bool, stdo
 	switch {
 	case made != nil:
 		row("backup", fmt.Sprintf("%s (%s, %s, sha256 %s)", made.ID, made.Status, humanBytes(made.Size), made.SHA256))
+		if v := toBackupJSON(*made).Verify; v != nil && r.Kind == store.RunKindVerify && !v.OK {
+			row("problem", v.Problem)
+		}
 	case r.BackupID != "":
 		row("backup", r.BackupID+" (no longer in the catalog)")
 	}
