@@ -379,6 +379,26 @@ func TestRunPageShowsLogWithoutJSAndLogJSONPolls(t *testing.T) {
 	require.Equal(t, http.StatusOK, code)
 	assert.NotContains(t, body, `http-equiv="refresh"`, "a final run does not reload")
 
+	assert.Contains(t, body, `data-more="false"`)
+
+	// A long log: the page shows the first 5000 lines and tells the script
+	// to fetch the rest.
+	long := e.addRun("photos", store.RunSucceeded, time.Now().UTC())
+	lines := make([]store.LogEntry, 5003)
+	for i := range lines {
+		lines[i] = store.LogEntry{Level: store.LevelInfo, Message: fmt.Sprintf("line %d", i+1)}
+	}
+	require.NoError(t, e.st.AppendLogs(ctx, long.ID, lines...))
+	code, body, _ = b.get("/runs/" + long.ID)
+	require.Equal(t, http.StatusOK, code)
+	assert.Contains(t, body, `data-after="5000"`)
+	assert.Contains(t, body, `data-more="true"`)
+	assert.Contains(t, body, "line 5000\n")
+	assert.NotContains(t, body, "line 5001")
+	code, body, _ = b.get("/runs/" + long.ID + "/log.json?after=5000")
+	require.Equal(t, http.StatusOK, code)
+	assert.Contains(t, body, `"message":"line 5003"`)
+
 	code, body, _ = b.get("/runs/" + r.ID + "/log.json?after=x")
 	assert.Equal(t, http.StatusBadRequest, code)
 	assert.Contains(t, body, "after:")

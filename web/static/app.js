@@ -144,7 +144,8 @@
     if (run) {
       var log = $('#log');
       log.scrollTop = log.scrollHeight;
-      if (run.dataset.final !== 'true') follow(run);
+      // A running run, or a long log the page showed only the start of.
+      if (run.dataset.final !== 'true' || run.dataset.more === 'true') follow(run);
     }
     if ($('#schedule-form') && $('#expr')) preview();
   });
