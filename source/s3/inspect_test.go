@@ -2,6 +2,8 @@ package s3_test
 
 import (
 	"bytes"
+	"errors"
+	"io"
 	"strings"
 	"testing"
 
@@ -121,4 +123,50 @@ func TestTargetSource(t *testing.T) {
 	assert.Equal(t, canonical(t, snap), canonical(t, again))
 	_, err = src.TargetSource("../x")
 	assert.Error(t, err)
+}
+
+// TestFailedRestoreOverData pins what a failed restore with DropExisting
+// leaves at a target that held objects (docs/s3.md, "The restore
+// guarantee"): objects it created are deleted, an object it replaced keeps
+// its new version, every other object is untouched.
+func TestFailedRestoreOverData(t *testing.T) {
+	s3test.Servers(t, func(t *testing.T, srv s3test.Server) {
+		bucket := s3test.NewBucket(t, srv)
+		h := &harness{srv: srv, bucket: bucket}
+		src := h.open(t, "src")
+		put(t, srv, bucket, "target/old-only", "old")
+		put(t, srv, bucket, "target/shared", "old")
+		stream := tarOf(t, entry{name: "new-a", data: "new"}, entry{name: "shared", data: "new"}, entry{name: "zz-new", data: "new"})
+		readErr := errors.New("checksum mismatch")
+		for name, r := range map[string]func() io.Reader{
+			"error at the end": func() io.Reader { return io.MultiReader(bytes.NewReader(stream), &errReader{readErr}) },
+			"truncated":        func() io.Reader { return bytes.NewReader(stream[:len(stream)-512]) },
+		} {
+			t.Run(name, func(t *testing.T) {
+				put(t, srv, bucket, "target/shared", "old")
+				err := src.Restore(t.Context(), r(), source.RestoreOptions{Target: "target", DropExisting: true})
+				require.Error(t, err)
+				assert.ElementsMatch(t, []string{"target/old-only", "target/shared"}, keysIn(t, srv, bucket))
+				assert.Equal(t, "old", get(t, srv, bucket, "target/old-only"))
+				assert.Equal(t, "new", get(t, srv, bucket, "target/shared"), "a replaced object keeps its new version")
+			})
+		}
+		// The same stream, read to the end, replaces the target.
+		require.NoError(t, src.Restore(t.Context(), bytes.NewReader(stream), source.RestoreOptions{Target: "target", DropExisting: true}))
+		assert.ElementsMatch(t, []string{"target/new-a", "target/shared", "target/zz-new"}, keysIn(t, srv, bucket))
+	})
+}
+
+type errReader struct{ err error }
+
+func (e *errReader) Read([]byte) (int, error) { return 0, e.err }
+
+func get(t *testing.T, srv s3test.Server, bucket, key string) string {
+	t.Helper()
+	out, err := srv.Client(t).GetObject(t.Context(), &awss3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+	require.NoError(t, err)
+	defer out.Body.Close()
+	b, err := io.ReadAll(out.Body)
+	require.NoError(t, err)
+	return string(b)
 }

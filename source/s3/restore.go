@@ -62,8 +62,12 @@ func (b *Bucket) target(t string) (bucket, prefix string, err error) {
 //
 // A restore that fails (a refused entry, a truncated or corrupt stream, a
 // reader error even at the very end, a canceled context) deletes the objects
-// it wrote, so an empty target is left empty. Objects that it had already
-// replaced under DropExisting are not brought back.
+// it created, so an empty target is left empty. Under DropExisting, each key
+// is looked up (HeadObject) before it is written when the target held
+// objects: objects that existed and were already replaced keep their new
+// version (the old one is not brought back), the other existing objects are
+// untouched, and objects the stream does not contain are deleted only after
+// the whole stream succeeded.
 func (b *Bucket) Restore(ctx context.Context, r io.Reader, opts source.RestoreOptions) (err error) {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("s3 source: restore: %w", err)
@@ -87,6 +91,7 @@ func (b *Bucket) Restore(ctx context.Context, r io.Reader, opts source.RestoreOp
 		if len(out.Contents) > 0 && !opts.DropExisting {
 			return fmt.Errorf("s3 source: restore into %s: the target already holds objects (%q); use DropExisting to replace them", where, aws.ToString(out.Contents[0].Key))
 		}
+		rs.holdsData = len(out.Contents) > 0
 		rs.up = &s3util.Uploader{Client: b.client, Bucket: bucket, PartSize: b.partSize, Concurrency: b.upConc}
 		defer func() {
 			if err != nil { // the named result
@@ -114,7 +119,11 @@ type restorer struct {
 	up     *s3util.Uploader
 
 	names   map[string]bool // entry names seen
-	written []string        // keys written
+	written []string        // keys written that did not exist before
+	// holdsData: the target held objects when the restore started
+	// (DropExisting), so each key is looked up before it is written, and a
+	// rollback deletes only the keys this restore created.
+	holdsData bool
 	buf     [32 << 10]byte
 }
 
@@ -171,9 +180,23 @@ func (rs *restorer) entry(hdr *tar.Header, tr io.Reader) error {
 		ContentEncoding: other[paxContentEncoding], CacheControl: other[paxCacheControl],
 		ContentDisposition: other[paxDisposition], ContentLanguage: other[paxLanguage],
 	}
-	// Written before the upload ends: a failed upload stores nothing, and
-	// deleting a missing key is harmless.
-	rs.written = append(rs.written, in.Key)
+	existed := false
+	if rs.holdsData {
+		_, err := rs.b.client.HeadObject(rs.ctx, &s3.HeadObjectInput{Bucket: aws.String(rs.bucket), Key: aws.String(in.Key)})
+		switch {
+		case err == nil:
+			existed = true
+		case !s3util.IsNotFound(err):
+			return fmt.Errorf("looking up the existing object: %w", err)
+		}
+	}
+	// Recorded before the upload ends: a failed upload stores nothing, and
+	// deleting a missing key is harmless. A key that existed is never
+	// deleted by a rollback: it holds either its old version (the upload
+	// failed) or the new one.
+	if !existed {
+		rs.written = append(rs.written, in.Key)
+	}
 	if _, err := rs.up.Upload(rs.ctx, in, tr); err != nil {
 		return explain(err)
 	}
