@@ -359,3 +359,8 @@ func compareItems(want, got []source.Item) string {
 	}
 	return strings.Join(diffs, "; ")
 }
+
+// Owner returns the owner this engine records in the runs it makes
+// (Options.Owner), for callers that claim runs for it (RunOptions.Claimed,
+// VerifyOptions.Claimed).
+func (e *Engine) Owner() string { return e.opts.Owner }

@@ -252,6 +252,10 @@ func (v *validator) job(c *Config, i int, destNames []string, first map[string]i
 	if j.Policy != nil && !v.bad(at("policy")) {
 		v.policy(j.Policy, at("policy")) // policy.go
 	}
+
+	if j.Verify != nil && !v.bad(at("verify")) {
+		v.verify(j.Verify, at("verify")) // verify.go
+	}
 }
 
 // retention checks a job's retention settings at path.
