@@ -157,7 +157,7 @@ func (rt *Runtime) VerifySlot(ctx context.Context, job *backup.Job, level backup
 	owner := rt.Engine.Owner()
 	run := &store.Run{Job: job.Name, Kind: store.RunKindVerify, ScheduleID: VerifyScheduleID(job.Name), Slot: slot.UTC(),
 		Trigger: store.TriggerSchedule, TriggeredBy: "scheduler", Status: store.RunRunning, Owner: owner, Attempt: 1}
-	latest, err := rt.latestBackup(ctx, job.Name)
+	latest, err := rt.LatestBackup(ctx, job.Name)
 	if err != nil {
 		return err
 	}
@@ -172,9 +172,9 @@ func (rt *Runtime) VerifySlot(ctx context.Context, job *backup.Job, level backup
 	return err
 }
 
-// latestBackup returns the ID of the newest backup of job that is not a
+// LatestBackup returns the ID of the newest backup of job that is not a
 // safety backup, or "".
-func (rt *Runtime) latestBackup(ctx context.Context, job string) (string, error) {
+func (rt *Runtime) LatestBackup(ctx context.Context, job string) (string, error) {
 	page, err := rt.Store.ListBackupsPage(ctx, store.BackupFilter{Job: job, Limit: 20})
 	for err == nil {
 		for _, b := range page.Backups {

@@ -18,9 +18,11 @@ import (
 
 func cmdRestore(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs, path := flags("restore", stderr)
-	target := fs.String("target", "", "restore into this `location` (a folder for dir sources); required")
-	force := fs.Bool("force", false, "replace what is at the target")
+	target := fs.String("target", "", "restore into this `location` (a folder for dir sources, a database name for database sources) instead of the source's own")
+	to := fs.String("to", "", "restore through this source `URL` (another server or folder of the job's kind) instead of the job's source")
+	force := fs.Bool("force", false, "replace data at the target (a safety backup of it is taken first, and restored if the restore fails)")
 	dryRun := fs.Bool("dry-run", false, "read and check the whole backup, write nothing")
+	noSafety := fs.Bool("no-safety-backup", false, "with --force: replace the data without taking a safety backup first")
 	var identityFiles []string
 	fs.Func("identity", "age identity `file` (AGE-SECRET-KEY-1… lines, as age-keygen writes) for encrypted backups; repeatable; also $BACKUPD_AGE_IDENTITY_FILE, or the identities themselves in $BACKUPD_AGE_IDENTITY",
 		func(s string) error { identityFiles = append(identityFiles, s); return nil })
@@ -31,8 +33,8 @@ func cmdRestore(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if len(pos) != 1 {
 		return usageError{errors.New("restore: give exactly one BACKUP_ID")}
 	}
-	if *target == "" && !*dryRun {
-		return usageError{errors.New("restore: --target is required (restoring over the source itself is not offered by the CLI yet)")}
+	if *noSafety && !*force {
+		return usageError{errors.New("restore: --no-safety-backup only applies with --force")}
 	}
 	rt, err := open(ctx, *path, stderr, slog.LevelWarn)
 	if err != nil {
@@ -43,20 +45,44 @@ func cmdRestore(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
-	job, err := rt.Job(b.Job)
+	sj, err := rt.Job(b.Job)
 	if err != nil {
 		return fmt.Errorf("restore: backup %s: %w", b.ID, err)
+	}
+	job := sj.Job
+	if *to != "" {
+		src, err := source.Open(ctx, *to)
+		if err != nil {
+			return usageError{fmt.Errorf("restore: --to: %w", err)}
+		}
+		if src.Format() != job.Source.Format() {
+			return usageError{fmt.Errorf("restore: --to: a %s source cannot read backup %s (format %s)", src.Format(), b.ID, b.Format)}
+		}
+		clone := *job
+		clone.Source = src
+		job = &clone
 	}
 	identities, err := restoreIdentities(identityFiles)
 	if err != nil {
 		return usageError{fmt.Errorf("restore: %w", err)}
 	}
 	opts := backup.RestoreOptions{RestoreOptions: source.RestoreOptions{Target: *target, DropExisting: *force, DryRun: *dryRun},
-		Identities: identities}
+		Identities: identities, NoSafetyBackup: *noSafety, TriggeredBy: "cli:" + currentUser()}
+	progress := terminalProgress(stderr)
+	if progress != nil {
+		defer rt.Engine.Subscribe(progress.event)()
+	}
 	start := time.Now()
-	if err := rt.Engine.Restore(ctx, job.Job, b.ID, opts); err != nil {
-		if errors.Is(err, backup.ErrIdentity) {
+	err = rt.Engine.Restore(ctx, job, b.ID, opts)
+	if progress != nil {
+		progress.done()
+	}
+	if err != nil {
+		switch {
+		case errors.Is(err, backup.ErrIdentity):
 			err = fmt.Errorf("%w (give the identity with --identity FILE, $BACKUPD_AGE_IDENTITY_FILE or $BACKUPD_AGE_IDENTITY)", err)
+		case errors.Is(err, backup.ErrTargetHasData):
+			err = fmt.Errorf("%w (add --force to replace it; a safety backup is taken first)", err)
 		}
 		return err
 	}
@@ -64,8 +90,29 @@ func cmdRestore(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if *dryRun {
 		verb = "checked (dry run)"
 	}
-	fmt.Fprintf(stdout, "backup %s %s into %s in %s\n", b.ID, verb, *target, time.Since(start).Round(time.Millisecond))
+	where := *target
+	switch {
+	case where == "" && *to != "":
+		where = "the source at --to"
+	case where == "":
+		where = "the job's source"
+	}
+	fmt.Fprintf(stdout, "backup %s %s into %s in %s\n", b.ID, verb, where, time.Since(start).Round(time.Millisecond))
 	return nil
+}
+
+// terminalProgress returns a progress printer on stderr when it is a
+// terminal, else nil (no progress lines in logs and pipes).
+func terminalProgress(stderr io.Writer) *progressPrinter {
+	f, ok := stderr.(*os.File)
+	if !ok {
+		return nil
+	}
+	p := newProgressPrinter(f)
+	if !p.tty {
+		return nil
+	}
+	return p
 }
 
 // restoreIdentities reads the age identities for a restore: from the files
