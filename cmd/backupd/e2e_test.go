@@ -30,6 +30,7 @@ import (
 var backupdBin string
 
 func TestMain(m *testing.M) {
+	os.Setenv("BACKUPD_LISTEN", "127.0.0.1:0") // tests' serves run side by side: each on a free port
 	dir, err := os.MkdirTemp("", "backupd-e2e")
 	if err != nil {
 		panic(err)

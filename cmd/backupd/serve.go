@@ -25,6 +25,10 @@ import (
 // signal before canceling them.
 const shutdownGrace = 30 * time.Second
 
+// listenEnv, when set, overrides server.listen (containers, tests: "127.0.0.1:0"
+// picks a free port, logged in the "backupd listening" line).
+const listenEnv = "BACKUPD_LISTEN"
+
 // pollInterval is how often serve re-reads the stored schedules, so that a
 // pause, resume or edit made by the CLI or another replica applies within
 // it.
@@ -38,6 +42,12 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	cfg, err := config.Load(*path)
 	if err != nil {
 		return usageError{err}
+	}
+	if listen := os.Getenv(listenEnv); listen != "" {
+		if cfg.Server == nil {
+			cfg.Server = &config.Server{}
+		}
+		cfg.Server.Listen = listen
 	}
 	srv := cfg.ServerSettings()
 	logger := newLogger(stderr, srv.LogFormat, cfg.SlogLevel())
@@ -175,7 +185,8 @@ func serve(ctx context.Context, rt *config.Runtime, log *slog.Logger, so serveOp
 	if auth.Open() {
 		log.Warn("NO API TOKENS CONFIGURED: every local caller is admin; listening on loopback only. Add server.tokens (backupd token new) before exposing backupd")
 	}
-	log.Info("backupd listening", "url", url, "jobs", jobs, "store", rt.StoreURL)
+	log.Info("backupd listening", "url", url)
+	log.Info("backupd serving", "jobs", jobs, "store", rt.StoreURL)
 	if so.Listening != nil {
 		so.Listening(url)
 	}
