@@ -15,17 +15,17 @@ import (
 )
 
 // completionCommands are the commands the shell completion offers, with
-// what their positional arguments are: "job", "backup", "run", "show" (a
-// backup or a run) or a fixed list of words.
+// what their positional arguments are: words among "job" (the job names),
+// "backup" and "run" (recent IDs from the store), or else literal words.
 var completionCommands = []struct {
 	name string
 	args string
 }{
-	{"serve", ""}, {"backup", "job"}, {"list", "job"}, {"show", "show"}, {"runs", "job"},
-	{"logs", "run"}, {"restore", "backup"}, {"verify", "backup"}, {"download", "backup"},
+	{"serve", ""}, {"backup", "job"}, {"list", "job"}, {"show", "backup run"}, {"runs", "job"},
+	{"logs", "run"}, {"restore", "backup"}, {"verify", "backup job"}, {"download", "backup"},
 	{"prune", "job"}, {"protect", "backup"}, {"unprotect", "backup"}, {"schedules", "job"},
 	{"pause", "job"}, {"resume", "job"}, {"catalog", "rebuild"}, {"config", "check"},
-	{"secrets", "rotate"}, {"completion", "bash zsh fish"}, {"version", ""}, {"help", ""},
+	{"secrets", "rotate"}, {"token", "new hash"}, {"completion", "bash zsh fish"}, {"version", ""}, {"help", ""},
 }
 
 // completeLimit caps how many backup and run IDs completion offers.
@@ -122,49 +122,56 @@ func commandFlags(ctx context.Context, cmdArgs []string) []string {
 }
 
 // argCandidates returns the candidates for the positional arguments of cmd
-// (or the job names for "job"), reading the configuration and its store.
+// (or the job names for "job"), reading the configuration and its store
+// only when needed.
 func argCandidates(ctx context.Context, path, cmd string) []string {
-	kind := cmd
+	kinds := cmd
 	for _, c := range completionCommands {
 		if c.name == cmd {
-			kind = c.args
+			kinds = c.args
 		}
 	}
-	switch kind {
-	case "", "backup", "run", "show", "job":
-	default:
-		return strings.Fields(kind)
-	}
-	if kind == "" {
-		return nil
-	}
-	cfg, err := config.Load(path)
-	if err != nil {
-		return nil
-	}
-	if kind == "job" {
-		names := make([]string, len(cfg.Jobs))
-		for i, j := range cfg.Jobs {
-			names[i] = j.Name
-		}
-		return names
-	}
-	st, err := store.Open(ctx, cfg.Store)
-	if err != nil {
-		return nil
-	}
-	defer st.Close()
 	var out []string
-	if kind == "backup" || kind == "show" {
-		backups, _ := st.ListBackups(ctx, store.BackupFilter{Limit: completeLimit})
-		for _, b := range backups {
-			out = append(out, b.ID)
+	var cfg *config.Config
+	var st store.Store
+	defer func() {
+		if st != nil {
+			st.Close()
 		}
-	}
-	if kind == "run" || kind == "show" {
-		runs, _ := st.ListRuns(ctx, store.RunFilter{Limit: completeLimit})
-		for _, r := range runs {
-			out = append(out, r.ID)
+	}()
+	for _, kind := range strings.Fields(kinds) {
+		if kind != "job" && kind != "backup" && kind != "run" {
+			out = append(out, kind)
+			continue
+		}
+		if cfg == nil {
+			var err error
+			if cfg, err = config.Load(path); err != nil {
+				return out
+			}
+		}
+		if kind == "job" {
+			for _, j := range cfg.Jobs {
+				out = append(out, j.Name)
+			}
+			continue
+		}
+		if st == nil {
+			var err error
+			if st, err = store.Open(ctx, cfg.Store); err != nil {
+				return out
+			}
+		}
+		if kind == "backup" {
+			backups, _ := st.ListBackups(ctx, store.BackupFilter{Limit: completeLimit})
+			for _, b := range backups {
+				out = append(out, b.ID)
+			}
+		} else {
+			runs, _ := st.ListRuns(ctx, store.RunFilter{Limit: completeLimit})
+			for _, r := range runs {
+				out = append(out, r.ID)
+			}
 		}
 	}
 	return out
@@ -179,7 +186,14 @@ _backupd() {
 	local cmd=${COMP_WORDS[1]} cfg=() i
 	for ((i = 1; i < COMP_CWORD; i++)); do
 		case ${COMP_WORDS[i]} in
-		--config | -config) cfg=(--config "${COMP_WORDS[i+1]}") ;;
+		--config | -config)
+			# COMP_WORDBREAKS may split --config=FILE into --config = FILE.
+			if [[ ${COMP_WORDS[i+1]} == = ]]; then
+				cfg=(--config "${COMP_WORDS[i+2]}")
+			else
+				cfg=(--config "${COMP_WORDS[i+1]}")
+			fi
+			;;
 		--config=* | -config=*) cfg=(--config "${COMP_WORDS[i]#*=}") ;;
 		esac
 	done

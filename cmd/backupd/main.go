@@ -1,21 +1,36 @@
 // Command backupd is the reference backupkit daemon and CLI: it runs the jobs
-// of a YAML configuration on their schedules, runs a job now, lists the backup
-// catalog and restores backups.
+// of a YAML configuration on their schedules with an HTTP API and web page,
+// runs a job now, lists, shows, verifies, downloads and restores backups,
+// follows run logs, pauses schedules and checks configurations.
 //
-//	backupd serve   [--config FILE]                 run scheduled jobs until stopped
-//	backupd backup  [--config FILE] JOB             run one job now, with progress
-//	backupd list    [--config FILE] [--job JOB]     show the backup catalog
-//	backupd runs    [--config FILE] [--job JOB]     show run history
-//	backupd restore [--config FILE] --target DIR [--force] [--identity FILE] BACKUP_ID
-//	backupd prune   [--config FILE] [--dry-run] JOB   apply the job's retention policy
-//	backupd protect   [--config FILE] BACKUP_ID       never let retention delete it
-//	backupd unprotect [--config FILE] BACKUP_ID
-//	backupd secrets rotate [--config FILE]          re-encrypt stored credentials with the current key
-//	backupd version
+//	backupd serve     [--config FILE]                       run the scheduled jobs, the API and the web page
+//	backupd backup    [--config FILE] [--json] JOB          run one job now, with progress
+//	backupd list      [--config FILE] [--json] [JOB]        the backup catalog
+//	backupd show      [--config FILE] [--json] ID           a backup (copies, checksum, items, verification) or a run
+//	backupd runs      [--config FILE] [--json] [--status S] [--kind K] [--limit N] [JOB]
+//	backupd logs      [--config FILE] [--json] [-f] RUN     a run's log; -f follows it until the run ends
+//	backupd restore   [--config FILE] [flags] BACKUP_ID     restore a backup (see backupd restore -h)
+//	backupd verify    [--config FILE] [flags] BACKUP_ID|JOB check that a backup's copies are intact
+//	backupd download  [--config FILE] [flags] BACKUP_ID     stream a backup to a file
+//	backupd prune     [--config FILE] [--dry-run] JOB       apply the job's retention policy
+//	backupd protect   [--config FILE] BACKUP_ID             retention never deletes it (unprotect: undo)
+//	backupd schedules [--config FILE] [--json] [JOB]        schedules, time zones, paused state, next runs
+//	backupd pause     [--config FILE] JOB                   stop running a job's schedule (resume: undo)
+//	backupd catalog rebuild [--config FILE] [flags]         rebuild the catalog from the manifests
+//	backupd config check [--config FILE] [--connect] [--json]
+//	backupd secrets rotate [--config FILE]                  re-encrypt stored credentials with the current key
+//	backupd token new|hash                                  make or hash an API token
+//	backupd completion bash|zsh|fish                        print a shell completion script
+//	backupd version   [--json]
 //
 // The configuration file defaults to $BACKUPD_CONFIG, then ./backupd.yaml.
-// Exit status: 0 on success, 1 when the operation failed (including a partial
-// backup), 2 for bad usage or configuration.
+// --json output has stable field names, documented in docs/cli.md.
+//
+// Exit status: 0 on success; 1 when the operation failed (a failed or
+// partial backup, a failed connection check, a run followed with logs -f
+// that did not succeed, a missing backup or run); 2 for bad usage or an
+// invalid configuration. Interrupted by SIGINT or SIGTERM, a command stops
+// and exits 1 (serve stops gracefully and exits 0).
 package main
 
 import (
@@ -43,22 +58,41 @@ func (u usageError) Unwrap() error { return u.error }
 const usage = `backupd: scheduled backups (backupkit)
 
 Usage:
-  backupd serve   [--config FILE]                  run the scheduled jobs until stopped
-  backupd backup  [--config FILE] JOB              run one job now and show progress
-  backupd list    [--config FILE] [--job JOB]      list the backup catalog
-  backupd runs    [--config FILE] [--job JOB]      list run history
-  backupd restore [--config FILE] --target DIR [--force] [--identity FILE] BACKUP_ID
-                                                   restore a backup into DIR (--identity:
-                                                   age identities for encrypted backups)
-  backupd prune   [--config FILE] [--dry-run] JOB  apply the job's retention policy
-                                                   (--dry-run: show the plan only)
-  backupd protect   [--config FILE] BACKUP_ID      retention never deletes it
-  backupd unprotect [--config FILE] BACKUP_ID      retention may delete it again
-  backupd secrets rotate [--config FILE]           re-encrypt the store's credentials
-                                                   with its current key (key_file=)
-  backupd version                                  print the version
+  backupd serve     [--config FILE]                 run the scheduled jobs, the API and the web page
+  backupd backup    [--config FILE] JOB             run one job now and show progress
+  backupd list      [--config FILE] [JOB]           list the backup catalog
+  backupd show      [--config FILE] ID              show a backup (copies, checksum, items,
+                                                    verification) or a run
+  backupd runs      [--config FILE] [--status S] [--kind K] [--limit N] [JOB]
+                                                    list run history
+  backupd logs      [--config FILE] [-f] RUN        print a run's log (-f: follow it to the end)
+  backupd restore   [--config FILE] [flags] BACKUP_ID
+                                                    restore a backup (backupd restore -h)
+  backupd verify    [--config FILE] [flags] BACKUP_ID|JOB
+                                                    check a backup's copies (backupd verify -h)
+  backupd download  [--config FILE] [flags] BACKUP_ID
+                                                    stream a backup to a file
+  backupd prune     [--config FILE] [--dry-run] JOB apply the job's retention policy
+                                                    (--dry-run: show the plan only)
+  backupd protect   [--config FILE] BACKUP_ID       retention never deletes it
+  backupd unprotect [--config FILE] BACKUP_ID       retention may delete it again
+  backupd schedules [--config FILE] [JOB]           schedules, time zones, paused state, next runs
+  backupd pause     [--config FILE] JOB             stop running the job's schedule
+  backupd resume    [--config FILE] JOB             run the job's schedule again
+  backupd catalog rebuild [--config FILE] [flags]   rebuild the catalog from the manifests
+  backupd config check [--config FILE] [--connect]  validate the configuration (--connect:
+                                                    also test every store, destination, source)
+  backupd secrets rotate [--config FILE]            re-encrypt the store's credentials
+                                                    with its current key (key_file=)
+  backupd token new|hash                            make or hash an API token
+  backupd completion bash|zsh|fish                  print a shell completion script
+  backupd version                                   print the version
 
+list, show, runs, logs, schedules, config check, backup and version take
+--json: output with stable field names for scripts (docs/cli.md).
 The config file defaults to $BACKUPD_CONFIG, then ./backupd.yaml.
+Exit status: 0 success, 1 failure (a partial backup included), 2 bad usage
+or configuration.
 `
 
 func main() {

@@ -1,0 +1,59 @@
+package main_test
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestBashCompletion loads `backupd completion bash` into bash and asks it
+// for completions as bash would on Tab, with the real binary on PATH: the
+// commands, flags, job names from the config and IDs from the store.
+func TestBashCompletion(t *testing.T) {
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		t.Skip("completion: skipped, no bash on this machine")
+	}
+	dir := quickstart(t, "")
+	r := backupd(t, dir, "backup", "--config", "backupd.yaml", "quickstart")
+	require.Equal(t, 0, r.code, r.stderr)
+	id := backupIDRE.FindStringSubmatch(r.stdout)[1]
+	r = backupd(t, dir, "completion", "bash")
+	require.Equal(t, 0, r.code, r.stderr)
+	script := filepath.Join(t.TempDir(), "backupd.bash")
+	require.NoError(t, os.WriteFile(script, []byte(r.stdout), 0o644))
+
+	// complete returns what Tab offers after "backupd WORDS…" (the last
+	// word is the one being completed).
+	complete := func(words ...string) []string {
+		t.Helper()
+		cmd := exec.Command(bash, "--norc", "--noprofile", "-c",
+			`source "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _backupd; printf '%s\n' "${COMPREPLY[@]}"`,
+			"bash", script, "backupd")
+		cmd.Args = append(cmd.Args, words...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "PATH="+filepath.Dir(backupdBin)+string(os.PathListSeparator)+os.Getenv("PATH"), "BACKUPD_CONFIG=")
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, "%s", out)
+		return strings.Fields(string(out))
+	}
+	all := complete("")
+	for _, c := range []string{"serve", "backup", "show", "logs", "schedules", "pause", "resume", "config", "completion", "version"} {
+		assert.Contains(t, all, c)
+	}
+	assert.NotContains(t, all, "__complete", "the hidden command is not offered")
+	assert.Equal(t, []string{"schedules"}, complete("sch"))
+	assert.Equal(t, []string{"quickstart"}, complete("backup", "--config", "backupd.yaml", ""))
+	assert.Equal(t, []string{"quickstart"}, complete("runs", "--config", "backupd.yaml", "--job", "q"))
+	assert.Contains(t, complete("show", "--config", "=", "backupd.yaml", id[:4]), id)
+	assert.Contains(t, complete("restore", "--config=backupd.yaml", ""), id)
+	assert.Equal(t, []string{"--follow"}, complete("logs", "--fo"))
+	assert.Contains(t, complete("config", "--c"), "--connect")
+	assert.Equal(t, []string{"zsh"}, complete("completion", "z"))
+	assert.Empty(t, complete("backup", "--config", "missing.yaml", ""), "no config: no candidates, no error")
+}
