@@ -94,32 +94,38 @@ func completes(r *http.Request) bool {
 // S3 bucket (gofakes3, and MinIO when there is one) behind a faults.Transport,
 // once per fault, and checks the documented outcome: transient faults are
 // retried and the run succeeds; persistent ones make the run partial with the
-// local copy intact, the S3 copy absent and no multipart upload left.
+// local copy intact, the S3 copy absent and no multipart upload left. Every
+// case runs on gofakes3; on MinIO, six of them by default and all with
+// BACKUPKIT_LONG=1.
 func TestDestinationFaultsS3(t *testing.T) {
 	cases := []struct {
 		name    string
 		rules   []faults.Rule
 		timeout time.Duration // the HTTP client's
 		want    store.RunStatus
+		short   bool // also runs on MinIO in the default (short) variant
 	}{
-		{"500 always", []faults.Rule{{Match: uploads, Fault: faults.Fault{Status: 500}, Times: -1}}, 0, store.RunPartial},
-		{"503 twice then ok", []faults.Rule{{Match: uploads, Fault: faults.Fault{Status: 503}, Times: 2}}, 0, store.RunSucceeded},
-		{"429 once", []faults.Rule{{Match: uploads, Fault: faults.Fault{Status: 429}, Times: 1}}, 0, store.RunSucceeded},
-		{"429 always", []faults.Rule{{Match: uploads, Fault: faults.Fault{Status: 429}, Times: -1}}, 0, store.RunPartial},
-		{"dropped once", []faults.Rule{{Match: uploads, Fault: faults.Fault{Drop: true}, Times: 1}}, 0, store.RunSucceeded},
-		{"dropped always", []faults.Rule{{Match: uploads, Fault: faults.Fault{Drop: true}, Times: -1}}, 0, store.RunPartial},
-		{"500 on parts after the first", []faults.Rule{{Match: parts, Fault: faults.Fault{Status: 500}, Times: -1, Skip: 1}}, 0, store.RunPartial},
-		{"parts dropped after the first", []faults.Rule{{Match: parts, Fault: faults.Fault{Drop: true}, Times: -1, Skip: 1}}, 0, store.RunPartial},
-		{"503 on every part once", []faults.Rule{{Match: parts, Fault: faults.Fault{Status: 503}, Times: 2}}, 0, store.RunSucceeded},
-		{"500 on complete", []faults.Rule{{Match: completes, Fault: faults.Fault{Status: 500}, Times: -1}}, 0, store.RunPartial},
-		{"stall 1s once", []faults.Rule{{Match: uploads, Fault: faults.Fault{Stall: time.Second}, Times: 1}}, 0, store.RunSucceeded},
-		{"stall forever, 2s client timeout", []faults.Rule{{Match: uploads, Fault: faults.Fault{Stall: -1}, Times: -1}}, 2 * time.Second, store.RunPartial},
-		{"trickle 2 MiB/s", []faults.Rule{{Match: uploads, Fault: faults.Fault{Trickle: 2 << 20}, Times: -1}}, 0, store.RunSucceeded},
+		{"500 always", []faults.Rule{{Match: uploads, Fault: faults.Fault{Status: 500}, Times: -1}}, 0, store.RunPartial, true},
+		{"503 twice then ok", []faults.Rule{{Match: uploads, Fault: faults.Fault{Status: 503}, Times: 2}}, 0, store.RunSucceeded, false},
+		{"429 once", []faults.Rule{{Match: uploads, Fault: faults.Fault{Status: 429}, Times: 1}}, 0, store.RunSucceeded, false},
+		{"429 always", []faults.Rule{{Match: uploads, Fault: faults.Fault{Status: 429}, Times: -1}}, 0, store.RunPartial, false},
+		{"dropped once", []faults.Rule{{Match: uploads, Fault: faults.Fault{Drop: true}, Times: 1}}, 0, store.RunSucceeded, true},
+		{"dropped always", []faults.Rule{{Match: uploads, Fault: faults.Fault{Drop: true}, Times: -1}}, 0, store.RunPartial, false},
+		{"500 on parts after the first", []faults.Rule{{Match: parts, Fault: faults.Fault{Status: 500}, Times: -1, Skip: 1}}, 0, store.RunPartial, false},
+		{"parts dropped after the first", []faults.Rule{{Match: parts, Fault: faults.Fault{Drop: true}, Times: -1, Skip: 1}}, 0, store.RunPartial, true},
+		{"503 on every part once", []faults.Rule{{Match: parts, Fault: faults.Fault{Status: 503}, Times: 2}}, 0, store.RunSucceeded, true},
+		{"500 on complete", []faults.Rule{{Match: completes, Fault: faults.Fault{Status: 500}, Times: -1}}, 0, store.RunPartial, true},
+		{"stall 1s once", []faults.Rule{{Match: uploads, Fault: faults.Fault{Stall: time.Second}, Times: 1}}, 0, store.RunSucceeded, false},
+		{"stall forever, 2s client timeout", []faults.Rule{{Match: uploads, Fault: faults.Fault{Stall: -1}, Times: -1}}, 2 * time.Second, store.RunPartial, true},
+		{"trickle 2 MiB/s", []faults.Rule{{Match: uploads, Fault: faults.Fault{Trickle: 2 << 20}, Times: -1}}, 0, store.RunSucceeded, false},
 	}
 	s3test.Servers(t, func(t *testing.T, srv s3test.Server) {
 		client := srv.Client(t)
 		for _, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) {
+				if srv.Name == "minio" && !tc.short && !long() {
+					t.Skip("runs on gofakes3; on MinIO with BACKUPKIT_LONG=1")
+				}
 				rig := newFaultRig(t, 6<<20)
 				bucket := s3test.NewBucket(t, srv)
 				tr := faults.NewTransport(tc.rules...)

@@ -61,7 +61,7 @@ func TestLoadManyJobs(t *testing.T) {
 
 	var (
 		mu        sync.Mutex
-		dueAt     time.Time // real time the clock reached the current slot
+		dueAt     time.Time       // real time the clock reached the current slot
 		lags      []time.Duration // slot due -> run started
 		claimLags []time.Duration // slot due -> slot claimed
 		accounted int
