@@ -46,6 +46,9 @@ func cmdBackup(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	} else {
 		progress = &progressPrinter{w: stderr, lineEvery: 10 * time.Second}
 	}
+	if *asJSON && !progress.tty {
+		progress.finished = true // a script: no progress lines in its logs
+	}
 	cancel := rt.Engine.Subscribe(progress.event)
 	res, runErr := rt.Engine.Run(ctx, job.Job, backup.RunOptions{TriggeredBy: "cli:" + currentUser()})
 	cancel()
