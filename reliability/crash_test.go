@@ -21,6 +21,7 @@ import (
 	"github.com/backupkit/backupkit/destination"
 	_ "github.com/backupkit/backupkit/destination/local"
 	_ "github.com/backupkit/backupkit/destination/s3"
+	"github.com/backupkit/backupkit/internal/faults"
 	"github.com/backupkit/backupkit/internal/s3util/s3test"
 	"github.com/backupkit/backupkit/store"
 	"github.com/backupkit/backupkit/store/sqlstore"
@@ -48,7 +49,10 @@ type crashSetup struct {
 	leftovers func() []string
 }
 
-func newCrashSetup(t *testing.T, destURL string) *crashSetup {
+// newCrashSetup writes the config with destURL; the test checks what the
+// destination holds through checkURL (the same destination, reached
+// directly).
+func newCrashSetup(t *testing.T, destURL, checkURL string) *crashSetup {
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
 	require.NoError(t, os.MkdirAll(data, 0o755))
@@ -76,7 +80,7 @@ jobs:
     compression: none
 `, destURL)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "backupd.yaml"), []byte(cfg), 0o644))
-	d, err := destination.Open(context.Background(), strings.Replace(destURL, "file:", "file:"+dir+"/", 1))
+	d, err := destination.Open(context.Background(), strings.Replace(checkURL, "file:", "file:"+dir+"/", 1))
 	require.NoError(t, err)
 	return &crashSetup{dir: dir, dest: d, bin: backupd(t)}
 }
@@ -97,7 +101,7 @@ func (s *crashSetup) openStore(t *testing.T) store.Store {
 
 // TestCrashLocal kills backupd at random points of a backup to local disk.
 func TestCrashLocal(t *testing.T) {
-	s := newCrashSetup(t, "file:backups")
+	s := newCrashSetup(t, "file:backups", "file:backups")
 	s.leftovers = func() []string {
 		var out []string
 		_ = filepath.WalkDir(filepath.Join(s.dir, "backups"), func(p string, d fs.DirEntry, err error) error {
@@ -112,21 +116,30 @@ func TestCrashLocal(t *testing.T) {
 }
 
 // TestCrashMinIO kills backupd at random points of a backup to MinIO
-// (multipart uploads of 5 MiB parts).
+// (multipart uploads of 5 MiB parts, through an 8 MiB/s proxy).
 func TestCrashMinIO(t *testing.T) {
 	srv := s3test.MinIO(t)
 	bucket := s3test.NewBucket(t, srv)
 	client := srv.Client(t)
-	url := fmt.Sprintf("s3://%s/bk?endpoint=%s&path_style=true&access_key_id=%s&secret_access_key=%s&region=%s&part_size=5MiB&cleanup_age=1ms",
-		bucket, srv.Endpoint, srv.AccessKey, srv.SecretKey, srv.Region)
-	s := newCrashSetup(t, url)
+	// backupd reaches MinIO through a proxy that forwards 8 MiB/s, so that
+	// the upload lasts long enough for kills to land in its middle.
+	proxy, err := faults.NewProxy(strings.TrimPrefix(srv.Endpoint, "http://"))
+	require.NoError(t, err)
+	t.Cleanup(func() { proxy.Close() })
+	proxy.SetRate(8 << 20)
+	url := func(endpoint string) string {
+		return fmt.Sprintf("s3://%s/bk?endpoint=%s&path_style=true&access_key_id=%s&secret_access_key=%s&region=%s&part_size=5MiB&cleanup_age=1ms",
+			bucket, endpoint, srv.AccessKey, srv.SecretKey, srv.Region)
+	}
+	s := newCrashSetup(t, url("http://"+proxy.Addr()), url(srv.Endpoint))
 	s.leftovers = func() []string { return s3test.Uploads(t, client, bucket) }
 	crashLoop(t, s)
 }
 
 // crashLoop runs one complete backup to learn how long one lasts, then
 // crashKills() times: starts `backupd backup`, SIGKILLs it after a random
-// share of that duration, checks that nothing half-written is listed, runs
+// share of that duration (every other time: after a random share of it once
+// the artifact's temp file or multipart upload exists), checks that nothing half-written is listed, runs
 // `backupd serve` (its Recover path) until the next scheduled slot has
 // succeeded, stops it, and checks the catalog and the run history.
 func crashLoop(t *testing.T, s *crashSetup) {
@@ -150,6 +163,17 @@ func crashLoop(t *testing.T, s *crashSetup) {
 		var logs bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &logs, &logs
 		require.NoError(t, cmd.Start())
+		when := "after the start"
+		if i%2 == 1 {
+			// Every other kill lands once the artifact is being written
+			// (a temp file or a multipart upload exists), at a random
+			// point of the write.
+			when = "after the write began"
+			delay = time.Duration(0.3 * rng.Float64() * float64(full))
+			for deadline := time.Now().Add(full + 30*time.Second); len(s.leftovers()) == 0 && time.Now().Before(deadline); {
+				time.Sleep(5 * time.Millisecond)
+			}
+		}
 		time.Sleep(delay)
 		require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
 		_ = cmd.Wait()
@@ -175,7 +199,7 @@ func crashLoop(t *testing.T, s *crashSetup) {
 			late++
 			outcome = "the run had already ended: " + string(killed.Status)
 		}
-		t.Logf("kill %d at %s (%.0f%% of a full backup): %s", i+1, delay.Round(time.Millisecond), frac*100, outcome)
+		t.Logf("kill %d %s %s: %s", i+1, delay.Round(time.Millisecond), when, outcome)
 
 		// Restart: serve recovers, then the next slot must run.
 		serveUntilScheduledSuccess(t, s, st)
