@@ -143,10 +143,11 @@ func TestServe(t *testing.T) {
 		}
 		return getJSON(t, base+"/api/v1/schedules/second", &sch) == 200 && sch.NextRun != ""
 	}, 10*time.Second, 50*time.Millisecond)
-	entries, err := rt.Store.ListAudit(t.Context(), store.AuditFilter{Action: "config.reload"})
-	require.NoError(t, err)
-	assert.Len(t, entries, 1)
-	entries, err = rt.Store.ListAudit(t.Context(), store.AuditFilter{Action: "run.trigger"})
+	require.Eventually(t, func() bool {
+		entries, err := rt.Store.ListAudit(t.Context(), store.AuditFilter{Action: "config.reload"})
+		return err == nil && len(entries) == 1
+	}, 10*time.Second, 20*time.Millisecond)
+	entries, err := rt.Store.ListAudit(t.Context(), store.AuditFilter{Action: "run.trigger"})
 	require.NoError(t, err)
 	require.Len(t, entries, 1)
 	assert.Equal(t, "anonymous", entries[0].Actor)
@@ -190,4 +191,69 @@ func TestTokenCommand(t *testing.T) {
 	assert.Equal(t, hash+"\n", out.String())
 	assert.Error(t, tokenCommand([]string{"hash", tok}, nil, io.Discard, io.Discard))
 	assert.Error(t, tokenCommand([]string{"new", "--role", "root"}, nil, io.Discard, io.Discard))
+}
+
+// TestReloadKeepsRunningBackup: a SIGHUP reload that changes the running
+// job's schedule does not disturb its running backup, which then succeeds.
+func TestReloadKeepsRunningBackup(t *testing.T) {
+	dir := t.TempDir()
+	cfgPath := serveConfig(t, dir, "")
+	big := make([]byte, 32<<20)
+	for i := range big {
+		big[i] = byte(i*7919 ^ i>>9)
+	}
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "data", "big.bin"), big, 0o644))
+	rt, err := open(t.Context(), cfgPath, io.Discard, nil)
+	require.NoError(t, err)
+	defer rt.Close()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	reload := make(chan os.Signal, 1)
+	urls := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- serve(ctx, rt, newLogger(io.Discard, "text", nil), serveOptions{ConfigPath: cfgPath, Reload: reload,
+			Listening: func(u string) { urls <- u }})
+	}()
+	base := strings.TrimSuffix(<-urls, "/")
+	resp, err := http.Post(base+"/api/v1/jobs/app/run", "application/json", nil)
+	require.NoError(t, err)
+	var acc struct {
+		RunID string `json:"run_id"`
+	}
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&acc))
+	resp.Body.Close()
+	require.NotEmpty(t, acc.RunID)
+	// Hold the run mid-stream so that the reload happens while it runs.
+	for {
+		if err := rt.Engine.Pause(acc.RunID, "test"); err == nil {
+			break
+		}
+		run, err := rt.Store.GetRun(t.Context(), acc.RunID)
+		require.NoError(t, err)
+		require.False(t, run.Status.Final(), "the run ended before the test could pause it")
+		time.Sleep(time.Millisecond)
+	}
+	serveConfig(t, dir, "")
+	data, err := os.ReadFile(cfgPath)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(cfgPath, []byte(strings.Replace(string(data), "daily at 02:30", `"@hourly"`, 1)), 0o600))
+	reload <- os.Interrupt
+	require.Eventually(t, func() bool {
+		var s struct {
+			Cron string `json:"cron"`
+		}
+		return getJSON(t, base+"/api/v1/schedules/app", &s) == 200 && s.Cron == "@hourly"
+	}, 10*time.Second, 20*time.Millisecond)
+	run, err := rt.Store.GetRun(t.Context(), acc.RunID)
+	require.NoError(t, err)
+	assert.Equal(t, store.RunRunning, run.Status, "the reload left the run alone")
+	require.NoError(t, rt.Engine.Resume(acc.RunID, "test"))
+	require.Eventually(t, func() bool {
+		run, err = rt.Store.GetRun(t.Context(), acc.RunID)
+		return err == nil && run.Status.Final()
+	}, time.Minute, 20*time.Millisecond)
+	assert.Equal(t, store.RunSucceeded, run.Status, run.Reason)
+	cancel()
+	require.NoError(t, <-done)
 }
