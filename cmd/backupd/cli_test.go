@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/backupkit/backupkit/backup"
+	"github.com/backupkit/backupkit/config"
 	"github.com/backupkit/backupkit/store"
 )
 
@@ -232,20 +233,14 @@ func TestLogsFollow(t *testing.T) {
 
 func TestSchedulesPauseResume(t *testing.T) {
 	cfg := cliConfig(t, "    schedule: daily at 02:30\n    timezone: Europe/Berlin")
-	// The stored schedule named after the job, as SyncSchedules keeps it.
-	rt, err := open(t.Context(), cfg, os.Stderr, nil)
-	require.NoError(t, err)
-	if _, err := rt.Store.GetScheduleByName(t.Context(), "", "app"); err != nil {
-		require.NoError(t, rt.Store.CreateSchedule(t.Context(), &store.Schedule{Name: "app", Cron: "daily at 02:30", Timezone: "Europe/Berlin"}))
-	}
-	require.NoError(t, rt.Close())
-
 	r := cli(t, "schedules", "--config", cfg, "--json")
 	require.Equal(t, 0, r.code, r.stderr)
 	list := decodeJSON[[]scheduleJSON](t, r.stdout)
 	require.Len(t, list, 2)
 	app, manual := list[0], list[1]
 	assert.Equal(t, "app", app.Job)
+	assert.Equal(t, "app", app.Name)
+	assert.Equal(t, "config", app.Origin)
 	assert.Equal(t, "Europe/Berlin", app.Timezone)
 	assert.NotEmpty(t, app.ScheduleID)
 	assert.False(t, app.Paused)
@@ -271,18 +266,33 @@ func TestSchedulesPauseResume(t *testing.T) {
 	require.Equal(t, 0, r.code, r.stderr)
 	assert.JSONEq(t, fmt.Sprintf(`{"job":"app","schedule_id":%q,"paused":true,"changed":false}`, app.ScheduleID), r.stdout)
 	r = cli(t, "schedules", "--config", cfg, "app")
-	assert.Regexp(t, `(?m)^app\s+daily at 02:30\s+Europe/Berlin\s+paused\s`, r.stdout)
+	assert.Regexp(t, `(?m)^app\s+app\s+daily at 02:30\s+Europe/Berlin\s+paused\s`, r.stdout)
 	assert.NotContains(t, r.stdout, "manual", "only the job asked for")
 	r = cli(t, "resume", "--config", cfg, "app")
 	require.Equal(t, 0, r.code, r.stderr)
 	assert.Contains(t, r.stdout, "job app resumed")
 
-	rt, err = open(t.Context(), cfg, os.Stderr, nil)
+	rt, err := open(t.Context(), cfg, os.Stderr, nil)
 	require.NoError(t, err)
 	defer rt.Close()
 	s, err := rt.Store.GetSchedule(t.Context(), app.ScheduleID)
 	require.NoError(t, err)
 	assert.False(t, s.Paused)
+
+	// Through the API: the file's schedule edited, another one created. The
+	// stored expressions are the ones in effect.
+	s.Cron = "daily at 04:00"
+	require.NoError(t, rt.Store.UpdateSchedule(t.Context(), &s))
+	require.NoError(t, rt.Store.CreateSchedule(t.Context(), &store.Schedule{Name: "app-hourly", Cron: "@hourly", Timezone: "UTC",
+		Job: config.ScheduleJob{Job: "app", Origin: config.OriginAPI}.Marshal()}))
+	list = decodeJSON[[]scheduleJSON](t, cli(t, "schedules", "--config", cfg, "--json", "app").stdout)
+	require.Len(t, list, 2)
+	assert.Equal(t, "daily at 04:00", list[0].Schedule)
+	assert.Equal(t, 0, list[0].NextRuns[0].In(berlin).Minute())
+	assert.Equal(t, "app-hourly", list[1].Name)
+	assert.Equal(t, "app", list[1].Job)
+	assert.Equal(t, "api", list[1].Origin)
+	assert.Len(t, list[1].NextRuns, 3)
 	audit, err := rt.Store.ListAudit(t.Context(), store.AuditFilter{Target: "app"})
 	require.NoError(t, err)
 	require.Len(t, audit, 2, "the pause that changed nothing is not audited")

@@ -21,9 +21,17 @@ const nextRunsShown = 3
 
 // scheduleJSON is one entry of `schedules --json`.
 type scheduleJSON struct {
-	Job string `json:"job"`
-	// Schedule is the expression as configured ("" for jobs run only when
-	// triggered), Description its reading in words.
+	// Job is the configured job the schedule runs; Name the schedule's name
+	// (the job's name for the schedule of the file, another for schedules
+	// created through the API).
+	Job  string `json:"job"`
+	Name string `json:"name"`
+	// Origin is "config" (the file's schedule key), "api", or "" for a job
+	// without a stored schedule.
+	Origin string `json:"origin"`
+	// Schedule is the expression in effect: the stored one (the file's,
+	// unless changed through the API since), or "" for jobs run only when
+	// triggered; Description its reading in words.
 	Schedule    string `json:"schedule"`
 	Description string `json:"description"`
 	Timezone    string `json:"timezone"`
@@ -66,23 +74,16 @@ func cmdSchedules(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	now := time.Now()
 	var out []scheduleJSON
-	for _, j := range rt.Jobs {
-		if only != "" && j.Job.Name != only {
-			continue
-		}
-		s := scheduleJSON{Job: j.Job.Name, Schedule: j.Schedule, Timezone: j.Location.String(), NextRuns: []time.Time{}}
-		if row, ok := storedSchedule(rows, j.Job.Name); ok {
-			s.ScheduleID, s.Paused = row.ID, row.Paused
-		}
-		if j.Schedule != "" {
-			c, err := schedule.Parse(j.Schedule, j.Location)
-			if err != nil { // config validation parsed it already
-				return fmt.Errorf("job %s: schedule %q: %w", j.Job.Name, j.Schedule, err)
+	add := func(s scheduleJSON) error {
+		if s.Schedule != "" {
+			c, err := schedule.ParseInZone(s.Schedule, s.Timezone)
+			if err != nil {
+				return fmt.Errorf("schedule %s: %q: %w", s.Name, s.Schedule, err)
 			}
 			s.Description = c.Describe()
 			s.NextRuns = c.NextN(now, nextRunsShown)
 		}
-		runs, err := rt.Store.ListRuns(ctx, store.RunFilter{Job: j.Job.Name, Limit: 1})
+		runs, err := rt.Store.ListRuns(ctx, store.RunFilter{Job: s.Job, Kind: store.RunKindBackup, Limit: 1})
 		if err != nil {
 			return fmt.Errorf("schedules: %w", err)
 		}
@@ -91,6 +92,37 @@ func cmdSchedules(ctx context.Context, args []string, stdout, stderr io.Writer) 
 			s.LastRun = &r
 		}
 		out = append(out, s)
+		return nil
+	}
+	for _, j := range rt.Jobs {
+		if only != "" && j.Job.Name != only {
+			continue
+		}
+		s := scheduleJSON{Job: j.Job.Name, Name: j.Job.Name, NextRuns: []time.Time{}}
+		if row, ok := storedSchedule(rows, j.Job.Name); ok {
+			s.Origin, s.ScheduleID, s.Paused, s.Schedule, s.Timezone = config.OriginConfig, row.ID, row.Paused, row.Cron, row.Timezone
+		} else {
+			s.Schedule, s.Timezone = j.Schedule, j.Location.String()
+		}
+		if err := add(s); err != nil {
+			return err
+		}
+	}
+	// Schedules created through the API for configured jobs.
+	all, err := rt.Store.ListSchedules(ctx, store.ScheduleFilter{Tenant: ""})
+	if err != nil {
+		return fmt.Errorf("schedules: %w", err)
+	}
+	for _, row := range all {
+		meta, err := config.ParseScheduleJob(row)
+		if err != nil || meta.Origin != config.OriginAPI || (only != "" && meta.Job != only) {
+			continue
+		}
+		s := scheduleJSON{Job: meta.Job, Name: row.Name, Origin: config.OriginAPI, ScheduleID: row.ID, Paused: row.Paused,
+			Schedule: row.Cron, Timezone: row.Timezone, NextRuns: []time.Time{}}
+		if err := add(s); err != nil {
+			return err
+		}
 	}
 	if *asJSON {
 		if out == nil {
@@ -99,7 +131,7 @@ func cmdSchedules(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return writeJSON(stdout, out)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "JOB\tSCHEDULE\tTIME ZONE\tSTATE\tNEXT RUNS\tLAST RUN")
+	fmt.Fprintln(tw, "NAME\tJOB\tSCHEDULE\tTIME ZONE\tSTATE\tNEXT RUNS\tLAST RUN")
 	for _, s := range out {
 		state := "active"
 		switch {
@@ -126,7 +158,7 @@ func cmdSchedules(ctx context.Context, args []string, stdout, stderr io.Writer) 
 				last += " " + s.LastRun.StartedAt.Local().Format(time.DateTime)
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.Job, expr, s.Timezone, state, strings.Join(next, ", "), last)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Name, s.Job, expr, s.Timezone, state, strings.Join(next, ", "), last)
 	}
 	return tw.Flush()
 }
