@@ -9,6 +9,7 @@ import (
 	"hash"
 	"io"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -440,7 +441,7 @@ func (d *decoded) Close() error {
 
 // failed reports whether reading the copy failed (a read error, a checksum
 // mismatch, an undecodable stream).
-func (d *decoded) failed() bool { return d.plain.err != nil || d.checked.err != nil }
+func (d *decoded) failed() bool { return d.plain.failed() || d.checked.failed() }
 
 // openDecoded opens copy c of b and sets up the checked, decrypted and
 // decompressed stream. read, when not nil, counts the artifact bytes read.
@@ -486,25 +487,29 @@ func (e *Engine) recipientsOf(ctx context.Context, job *Job, b store.Backup) []s
 	return nil
 }
 
-// watchReader remembers the first error other than io.EOF its reader
-// returned.
+// watchReader remembers whether its reader returned an error other than
+// io.EOF.
 type watchReader struct {
 	r   io.Reader
-	err error
+	bad atomic.Bool
 }
 
 func (w *watchReader) Read(p []byte) (int, error) {
 	n, err := w.r.Read(p)
-	if err != nil && err != io.EOF && w.err == nil {
-		w.err = err
+	if err != nil && err != io.EOF {
+		w.bad.Store(true)
 	}
 	return n, err
 }
 
+func (w *watchReader) failed() bool { return w.bad.Load() }
+
 // checkingReader hashes and counts what it reads; at the end of the stream it
 // returns ErrChecksum instead of io.EOF when the bytes are not the recorded
-// ones. err keeps the first error other than io.EOF.
+// ones. After an error other than io.EOF it returns that error again. A
+// decompressor may read it from its own goroutine: reads are serialized.
 type checkingReader struct {
+	mu       sync.Mutex
 	r        io.Reader
 	hash     hash.Hash
 	n        int64
@@ -515,11 +520,20 @@ type checkingReader struct {
 }
 
 func (c *checkingReader) Read(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	n, err := c.read(p)
 	if err != nil && err != io.EOF && c.err == nil {
 		c.err = err
 	}
 	return n, err
+}
+
+// failed reports whether a read failed (other than at a clean end).
+func (c *checkingReader) failed() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err != nil
 }
 
 func (c *checkingReader) read(p []byte) (int, error) {
