@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,6 +17,8 @@ import (
 
 	"github.com/backupkit/backupkit/backup"
 	"github.com/backupkit/backupkit/config"
+	"github.com/backupkit/backupkit/internal/s3util/s3test"
+	"github.com/backupkit/backupkit/internal/testenv"
 	"github.com/backupkit/backupkit/store"
 )
 
@@ -465,4 +468,63 @@ func TestShowVerified(t *testing.T) {
 	require.Len(t, runs, 1)
 	assert.Equal(t, id, runs[0].BackupID)
 	assert.Equal(t, 2, cli(t, "runs", "--config", cfg, "--kind", "nap").code)
+}
+
+// TestConfigCheckConnectServers: config check --connect against MariaDB and
+// MinIO: reachable connections pass; a missing bucket, a wrong S3 secret and
+// a wrong database password fail, each with the line of its setting and
+// without the secret.
+func TestConfigCheckConnectServers(t *testing.T) {
+	srcURL := testenv.FreshMySQLURL(t)
+	minio := s3test.MinIO(t)
+	bucket := s3test.NewBucket(t, minio)
+	const wrongSecret, wrongPassword = "wrong-Secret9911", "bad-Pass8822"
+	s3URL := func(bucket, secret string) string {
+		return fmt.Sprintf("s3://%s/check?endpoint=%s&path_style=true&region=%s&access_key_id=%s&secret_access_key=%s&max_attempts=1",
+			bucket, url.QueryEscape(minio.Endpoint), minio.Region, url.QueryEscape(minio.AccessKey), url.QueryEscape(secret))
+	}
+	u, err := url.Parse(srcURL)
+	require.NoError(t, err)
+	u.User = url.UserPassword(u.User.Username(), wrongPassword)
+	badSrc := u.String()
+
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "backupd.yaml")
+	require.NoError(t, os.WriteFile(cfg, []byte(`store: sqlite:backupd.db
+destinations:
+  minio:
+    url: `+s3URL(bucket, minio.SecretKey)+`
+  nobucket:
+    url: `+s3URL(bucket+"-missing", minio.SecretKey)+`
+  wrongkey:
+    url: `+s3URL(bucket, wrongSecret)+`
+jobs:
+  - name: db
+    source: `+srcURL+`
+    destinations: [minio]
+  - name: baddb
+    source: `+badSrc+`
+    destinations: [minio]
+`), 0o600))
+	r := cli(t, "config", "check", "--config", cfg, "--connect", "--json", "--timeout", "20s")
+	assert.Equal(t, 1, r.code, r.stderr)
+	res := decodeJSON[configCheckJSON](t, r.stdout)
+	got := map[string]connectionCheckJSON{}
+	for _, c := range res.Checks {
+		got[c.Kind+" "+c.Name] = c
+	}
+	assert.Equal(t, "ok", got["store store"].Result)
+	assert.Equal(t, "ok", got["destination minio"].Result, got["destination minio"].Error)
+	assert.Equal(t, "ok", got["source db"].Result, got["source db"].Error)
+	for key, line := range map[string]int{"destination nobucket": 6, "destination wrongkey": 8, "source baddb": 14} {
+		assert.Equal(t, "failed", got[key].Result, key)
+		assert.NotEmpty(t, got[key].Error, key)
+		assert.Equal(t, line, got[key].Line, key)
+		assert.Contains(t, r.stderr, fmt.Sprintf("backupd.yaml:%d: %s: ", line, got[key].Path))
+	}
+	for _, secret := range []string{wrongSecret, wrongPassword, minio.SecretKey} {
+		assert.NotContains(t, r.stdout+r.stderr, secret)
+	}
+	t.Logf("errors: nobucket: %s; wrongkey: %s; baddb: %s", got["destination nobucket"].Error,
+		got["destination wrongkey"].Error, got["source baddb"].Error)
 }
