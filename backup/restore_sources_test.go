@@ -5,10 +5,13 @@ import (
 	"database/sql"
 	"fmt"
 	"io"
+	"iter"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	_ "github.com/go-sql-driver/mysql"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -17,15 +20,17 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/backupkit/backupkit/backup"
+	"github.com/backupkit/backupkit/internal/s3util/s3test"
 	"github.com/backupkit/backupkit/internal/testenv"
 	"github.com/backupkit/backupkit/source"
 	_ "github.com/backupkit/backupkit/source/mongodb"
 	_ "github.com/backupkit/backupkit/source/mysql"
+	s3src "github.com/backupkit/backupkit/source/s3"
 	"github.com/backupkit/backupkit/store"
 )
 
 // The restore guarantees, through the engine and real servers, for the
-// database sources: each case gives a source over its own fresh database and
+// MySQL, S3 and MongoDB sources (dir has its own tests in restore_verify_test.go): each case gives a source over its own fresh database, bucket or prefix and
 // a way to write a version of the data into it. The checks compare what the
 // source's Inspector reports (names, counts and checksums), so they hold
 // for any adapter. A source that does not implement Inspector, Scratcher
@@ -60,6 +65,27 @@ var dbCases = []dbCase{
 			}
 			for i := range 50 + v {
 				_, err := db.ExecContext(context.Background(), "INSERT INTO `"+name+"`.items VALUES (?, ?)", i, fmt.Sprintf("v%d-%d", v, i))
+				require.NoError(t, err)
+			}
+		}
+	}},
+	{"s3", func(t *testing.T) (source.Source, func(v int)) {
+		srv := s3test.MinIO(t)
+		bucket := s3test.NewBucket(t, srv)
+		src, err := s3src.New(t.Context(), s3src.Options{Bucket: bucket, Prefix: "data", Endpoint: srv.Endpoint, PathStyle: true,
+			Region: srv.Region, AccessKeyID: srv.AccessKey, SecretAccessKey: srv.SecretKey})
+		require.NoError(t, err)
+		client := srv.Client(t)
+		return src, func(v int) {
+			ctx := context.Background()
+			for o, err := range s3Keys(ctx, client, bucket) {
+				require.NoError(t, err)
+				_, err = client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: aws.String(o)})
+				require.NoError(t, err)
+			}
+			for i := range 5 + v {
+				_, err := client.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(fmt.Sprintf("data/o%d", i)),
+					Body: strings.NewReader(strings.Repeat(fmt.Sprintf("v%d-%d ", v, i), 100))})
 				require.NoError(t, err)
 			}
 		}
@@ -103,6 +129,25 @@ func needRestoreInterfaces(t *testing.T, src source.Source) {
 	} {
 		if !ok {
 			t.Skipf("%T does not implement source.%s yet", src, what)
+		}
+	}
+}
+
+// s3Keys yields every key in the bucket.
+func s3Keys(ctx context.Context, c *s3.Client, bucket string) iter.Seq2[string, error] {
+	return func(yield func(string, error) bool) {
+		p := s3.NewListObjectsV2Paginator(c, &s3.ListObjectsV2Input{Bucket: aws.String(bucket)})
+		for p.HasMorePages() {
+			page, err := p.NextPage(ctx)
+			if err != nil {
+				yield("", err)
+				return
+			}
+			for _, o := range page.Contents {
+				if !yield(aws.ToString(o.Key), nil) {
+					return
+				}
+			}
 		}
 	}
 }
@@ -163,7 +208,7 @@ func (c *cancelAfter) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func TestRestoreGuaranteesDatabases(t *testing.T) {
+func TestRestoreGuaranteesPerSource(t *testing.T) {
 	for _, tc := range dbCases {
 		t.Run(tc.name, func(t *testing.T) {
 			src, seed := tc.open(t)
