@@ -198,8 +198,8 @@ type execution struct {
 	run         *store.Run
 	log         runLog
 	compression Compression
-	recipients  []string // fingerprints, with Encryption
-	ctl         *control // Pause and Resume
+	recipients  []string  // fingerprints, with Encryption
+	ctl         *control  // Pause and Resume
 	safetyUntil time.Time // see RunOptions.safetyUntil
 
 	bytesRead    atomic.Int64 // source bytes

@@ -2,9 +2,9 @@ package backup
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
-	"encoding/json"
 	"io"
 	"slices"
 	"strings"
@@ -66,7 +66,6 @@ type VerifyResult struct {
 	Problem    string        `json:"problem,omitempty"`
 	VerifiedAt time.Time     `json:"verified_at"`
 }
-
 
 // Verify checks backupID of job at opts.Level, records the outcome in the
 // catalog (store.Catalog.RecordVerification) and as a run of kind verify
