@@ -57,3 +57,52 @@ func TestBashCompletion(t *testing.T) {
 	assert.Equal(t, []string{"zsh"}, complete("completion", "z"))
 	assert.Empty(t, complete("backup", "--config", "missing.yaml", ""), "no config: no candidates, no error")
 }
+
+// TestZshAndFishCompletion runs the zsh script with compadd and _files
+// stubbed (zsh filters by prefix itself; the stubs print what the script
+// offers) and asks fish for completions with complete -C. Each part is
+// skipped when its shell is not installed.
+func TestZshAndFishCompletion(t *testing.T) {
+	dir := quickstart(t, "")
+	env := append(os.Environ(), "PATH="+filepath.Dir(backupdBin)+string(os.PathListSeparator)+os.Getenv("PATH"), "BACKUPD_CONFIG=")
+	shell := func(name string, args ...string) []string {
+		t.Helper()
+		cmd := exec.Command(name, args...)
+		cmd.Dir, cmd.Env = dir, env
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, "%s", out)
+		return strings.Fields(string(out))
+	}
+	t.Run("zsh", func(t *testing.T) {
+		zsh, err := exec.LookPath("zsh")
+		if err != nil {
+			t.Skip("completion: skipped, no zsh on this machine")
+		}
+		script := filepath.Join(t.TempDir(), "_backupd")
+		require.NoError(t, os.WriteFile(script, []byte(backupd(t, dir, "completion", "zsh").stdout), 0o644))
+		shell(zsh, "-n", script)
+		cmd := func(words ...string) []string {
+			return shell(zsh, append([]string{"-f", "-c", `compdef() {}; compadd() { [[ $1 == -a ]] && print -l -- ${(P)2} }; _files() { print -- FILES }
+script=$1; shift; source "$script"; words=(backupd "$@"); CURRENT=${#words}; _backupd`, "zsh", script}, words...)...)
+		}
+		assert.Contains(t, cmd(""), "schedules")
+		assert.Equal(t, []string{"quickstart"}, cmd("backup", "--config", "backupd.yaml", ""))
+		assert.Contains(t, cmd("logs", "--fo"), "--follow")
+		assert.Equal(t, []string{"FILES"}, cmd("restore", "--config", ""))
+	})
+	t.Run("fish", func(t *testing.T) {
+		fish, err := exec.LookPath("fish")
+		if err != nil {
+			t.Skip("completion: skipped, no fish on this machine")
+		}
+		script := filepath.Join(t.TempDir(), "backupd.fish")
+		require.NoError(t, os.WriteFile(script, []byte(backupd(t, dir, "completion", "fish").stdout), 0o644))
+		shell(fish, "-n", script)
+		complete := func(line string) []string {
+			return shell(fish, "--no-config", "-c", "source $argv[1]; complete -C $argv[2]", script, line)
+		}
+		assert.Equal(t, []string{"schedules"}, complete("backupd sch"))
+		assert.Equal(t, []string{"quickstart"}, complete("backupd backup --config backupd.yaml "))
+		assert.Equal(t, []string{"--follow"}, complete("backupd logs --fo"))
+	})
+}
