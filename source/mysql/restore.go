@@ -520,7 +520,7 @@ func (rs *restoreRun) statement(ctx context.Context, stmt []byte, n int) error {
 	if err := allowedStatement(stmt); err != nil {
 		return err
 	}
-	if rs.cur == nil && !bytes.HasPrefix(stmt, []byte("SET ")) && !bytes.HasPrefix(stmt, []byte("/*!")) {
+	if rs.cur == nil && !isSet(stmt) {
 		// A dump of one database: it names none in its statements.
 		if len(rs.targets) > 0 {
 			return errors.New("statement outside a database after a USE of none")
@@ -552,6 +552,15 @@ func (rs *restoreRun) statement(ctx context.Context, stmt []byte, n int) error {
 		return rs.d.wrap(ctx, "restore: statement "+strconv.Itoa(n)+" ("+truncate(oneLine(string(stmt)), 60)+")", err)
 	}
 	return nil
+}
+
+// isSet reports whether stmt sets session variables ("SET …", "/*!40101
+// SET … */"), which needs no database.
+func isSet(stmt []byte) bool {
+	if rest, ok := bytes.CutPrefix(stmt, []byte("/*!")); ok {
+		stmt = bytes.TrimLeft(rest, "0123456789 ")
+	}
+	return len(stmt) > 4 && strings.EqualFold(string(stmt[:4]), "SET ")
 }
 
 func (rs *restoreRun) connect(ctx context.Context) error {

@@ -313,8 +313,8 @@ func (d *Database) ScratchTarget(ctx context.Context, hint string) (string, erro
 		}
 		return '_'
 	}, hint)
-	if len(clean) > 20 {
-		clean = clean[:20]
+	if len(clean) > 12 {
+		clean = clean[:12] // room for the database names of a pattern
 	}
 	for range 5 {
 		var b [4]byte
