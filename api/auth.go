@@ -177,3 +177,14 @@ func (a *Auth) limiters() (runNow, restore *limiter) {
 	defer a.mu.RUnlock()
 	return a.runNow, a.restore
 }
+
+// Who returns the name of r's caller for the audit trail (the token's
+// name, "anonymous" without tokens), "" when not authenticated. Like Role,
+// it accepts the login cookie for every method (web.Deps.Who).
+func (a *Auth) Who(r *http.Request) string {
+	c, ok, _ := a.identify(r, true)
+	if !ok {
+		return ""
+	}
+	return c.Name
+}

@@ -46,6 +46,7 @@ type Control struct {
 	jobs    map[string]*config.ScheduledJob
 	order   []string
 	entries map[string]entryState // by entry ID
+	warned  map[string]bool       // stored schedules skipped (job not configured), by ID
 	waiters []*waiter
 
 	runCtx    context.Context
@@ -76,7 +77,7 @@ func NewControl(st store.Store, engine *backup.Engine, jobs []*config.ScheduledJ
 		log = slog.New(slog.DiscardHandler)
 	}
 	host, _ := os.Hostname()
-	c := &Control{st: st, engine: engine, log: log, owner: fmt.Sprintf("%s:%d", host, os.Getpid()), entries: map[string]entryState{}}
+	c := &Control{st: st, engine: engine, log: log, owner: fmt.Sprintf("%s:%d", host, os.Getpid()), entries: map[string]entryState{}, warned: map[string]bool{}}
 	c.runCtx, c.cancelRun = context.WithCancelCause(context.Background())
 	c.SetJobs(jobs)
 	return c
@@ -174,11 +175,13 @@ func (c *Control) Reconcile(ctx context.Context) error {
 		}
 		j, ok := c.jobs[meta.Job]
 		if !ok {
-			if _, had := c.entries[EntryID(s, meta)]; !had {
+			if !c.warned[s.ID] {
+				c.warned[s.ID] = true
 				c.log.Warn("stored schedule skipped: its job is not configured", "schedule", s.Name, "job", meta.Job)
 			}
 			continue
 		}
+		delete(c.warned, s.ID)
 		id := EntryID(s, meta)
 		seen[id] = true
 		want := entryState{storeID: s.ID, name: s.Name, job: j, cron: s.Cron, tz: s.Timezone, paused: s.Paused}

@@ -170,7 +170,7 @@ func serve(ctx context.Context, rt *config.Runtime, log *slog.Logger, so serveOp
 	for _, p := range []string{"/api/", "/healthz", "/readyz", "/metrics"} {
 		mux.Handle(p, apiHandler)
 	}
-	mux.Handle("/", web.Handler(webDeps(rt, control, auth, a)))
+	mux.Handle("/", web.Handler(webDeps(rt, control, auth, a, log)))
 	ln, err := net.Listen("tcp", settings.Listen)
 	if err != nil {
 		_ = sched.Stop(context.WithoutCancel(ctx))
@@ -291,7 +291,7 @@ func reload(ctx context.Context, rt *config.Runtime, path string, control *api.C
 
 // webDeps wires the web page to the store, the scheduler and the API's
 // audited actions.
-func webDeps(rt *config.Runtime, control *api.Control, auth *api.Auth, a *api.API) web.Deps {
+func webDeps(rt *config.Runtime, control *api.Control, auth *api.Auth, a *api.API, log *slog.Logger) web.Deps {
 	return web.Deps{
 		Store: rt.Store,
 		Jobs: func() []web.JobInfo {
@@ -318,6 +318,8 @@ func webDeps(rt *config.Runtime, control *api.Control, auth *api.Auth, a *api.AP
 		NextRuns:     api.NextRuns,
 		SaveSchedule: a.SaveSchedule,
 		Role:         auth.Role,
+		Who:          auth.Who,
+		Logger:       log,
 	}
 }
 

@@ -83,6 +83,13 @@ func TestServe(t *testing.T) {
 	base = strings.TrimSuffix(base, "/")
 	assert.Equal(t, 200, getJSON(t, base+"/healthz", nil))
 	assert.Equal(t, 200, getJSON(t, base+"/readyz", nil))
+	page, err := http.Get(base + "/")
+	require.NoError(t, err)
+	html, _ := io.ReadAll(page.Body)
+	page.Body.Close()
+	assert.Equal(t, 200, page.StatusCode)
+	assert.Contains(t, page.Header.Get("Content-Type"), "text/html")
+	assert.Contains(t, string(html), "app", "the dashboard lists the job")
 
 	// Run now, follow the run's events to the end.
 	resp, err := http.Post(base+"/api/v1/jobs/app/run", "application/json", nil)
