@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 )
 
@@ -70,6 +69,3 @@ func (e *Engine) Download(ctx context.Context, job *Job, backupID string, w io.W
 	}
 	return 0, fmt.Errorf("download: backup %s: no copy can be read: %w", b.ID, errors.Join(errs...))
 }
-
-// newHash returns the artifact's hash (SHA-256).
-func newHash() hash.Hash { return sha256.New() }

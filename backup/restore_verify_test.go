@@ -175,6 +175,16 @@ func lastRun(t *testing.T, st store.Store, kind store.RunKind) store.Run {
 	return runs[0]
 }
 
+// otherTargets are the second destinations the tests run with: another
+// local folder, and MinIO.
+var otherTargets = []struct {
+	name  string
+	other func(t *testing.T) backup.Target
+}{
+	{"local", func(t *testing.T) backup.Target { return localTarget(t, "other") }},
+	{"minio", func(t *testing.T) backup.Target { return minioTarget(t, "other") }},
+}
+
 func TestRestoreRoundTripDir(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
@@ -238,13 +248,7 @@ func TestRestoreAsync(t *testing.T) {
 }
 
 func TestRestoreCorruptedCopyUsesAnotherGoodCopy(t *testing.T) {
-	for _, tc := range []struct {
-		name  string
-		other func(t *testing.T) backup.Target
-	}{
-		{"local+local", func(t *testing.T) backup.Target { return localTarget(t, "other") }},
-		{"local+minio", func(t *testing.T) backup.Target { return minioTarget(t, "other") }},
-	} {
+	for _, tc := range otherTargets {
 		t.Run(tc.name, func(t *testing.T) {
 			disk := localTarget(t, "disk")
 			r := newRig(t, nil, disk, tc.other(t))
@@ -385,13 +389,7 @@ func TestRestoreOverDataTakesASafetyBackup(t *testing.T) {
 }
 
 func TestVerifyLevels(t *testing.T) {
-	for _, tc := range []struct {
-		name  string
-		other func(t *testing.T) backup.Target
-	}{
-		{"local", func(t *testing.T) backup.Target { return localTarget(t, "other") }},
-		{"minio", func(t *testing.T) backup.Target { return minioTarget(t, "other") }},
-	} {
+	for _, tc := range otherTargets {
 		t.Run(tc.name, func(t *testing.T) {
 			disk := localTarget(t, "disk")
 			other := tc.other(t)
@@ -490,13 +488,7 @@ func catalogView(t *testing.T, st store.Store) []string {
 }
 
 func TestRebuildCatalogAfterLosingTheStore(t *testing.T) {
-	for _, tc := range []struct {
-		name  string
-		other func(t *testing.T) backup.Target
-	}{
-		{"local", func(t *testing.T) backup.Target { return localTarget(t, "other") }},
-		{"minio", func(t *testing.T) backup.Target { return minioTarget(t, "other") }},
-	} {
+	for _, tc := range otherTargets {
 		t.Run(tc.name, func(t *testing.T) {
 			dbPath := filepath.Join(t.TempDir(), "backupkit.db")
 			st, err := sqlstore.OpenSQLite(t.Context(), dbPath)

@@ -2,6 +2,7 @@ package backup
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -280,7 +281,7 @@ func (vr *verifyRun) checksum(ctx context.Context, t Target, c store.Copy) error
 		return err
 	}
 	defer r.Close()
-	_, err = io.Copy(io.Discard, &checkingReader{r: r, hash: newHash(), wantSize: vr.b.Size, wantSum: vr.b.SHA256, count: &vr.read})
+	_, err = io.Copy(io.Discard, &checkingReader{r: r, hash: sha256.New(), wantSize: vr.b.Size, wantSum: vr.b.SHA256, count: &vr.read})
 	return err
 }
 

@@ -22,9 +22,7 @@ func cmdDownload(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs, path := flags("download", stderr)
 	out := fs.String("o", "", "write to this `file` instead of stdout (removed if the download fails)")
 	raw := fs.Bool("raw", false, "the artifact as stored (compressed, encrypted) instead of its content")
-	var identityFiles []string
-	fs.Func("identity", "age identity `file` for encrypted backups; repeatable; also $BACKUPD_AGE_IDENTITY_FILE or $BACKUPD_AGE_IDENTITY",
-		func(s string) error { identityFiles = append(identityFiles, s); return nil })
+	identityFiles := identityFlag(fs)
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -32,7 +30,7 @@ func cmdDownload(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if len(pos) != 1 {
 		return usageError{errors.New("download: give exactly one BACKUP_ID")}
 	}
-	identities, err := restoreIdentities(identityFiles)
+	identities, err := restoreIdentities(*identityFiles)
 	if err != nil {
 		return usageError{fmt.Errorf("download: %w", err)}
 	}
@@ -41,13 +39,9 @@ func cmdDownload(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 	defer rt.Close()
-	b, err := rt.Store.GetBackup(ctx, pos[0])
+	b, job, err := backupAndJob(ctx, rt, "download", pos[0])
 	if err != nil {
-		return fmt.Errorf("download: %w", err)
-	}
-	sj, err := rt.Job(b.Job)
-	if err != nil {
-		return fmt.Errorf("download: backup %s: %w", b.ID, err)
+		return err
 	}
 	var w io.Writer = stdout
 	var f *os.File
@@ -59,7 +53,7 @@ func cmdDownload(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	var n atomic.Int64
 	stop := downloadProgress(stderr, b.Job, &n)
-	written, err := rt.Engine.Download(ctx, sj.Job, b.ID, countingWriter{w: w, n: &n},
+	written, err := rt.Engine.Download(ctx, job, b.ID, countingWriter{w: w, n: &n},
 		backup.DownloadOptions{Raw: *raw, Restore: backup.RestoreOptions{Identities: identities}})
 	stop()
 	if f != nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -13,7 +14,9 @@ import (
 	"filippo.io/age"
 
 	"github.com/backupkit/backupkit/backup"
+	"github.com/backupkit/backupkit/config"
 	"github.com/backupkit/backupkit/source"
+	"github.com/backupkit/backupkit/store"
 )
 
 func cmdRestore(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -23,9 +26,7 @@ func cmdRestore(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	force := fs.Bool("force", false, "replace data at the target (a safety backup of it is taken first, and restored if the restore fails)")
 	dryRun := fs.Bool("dry-run", false, "read and check the whole backup, write nothing")
 	noSafety := fs.Bool("no-safety-backup", false, "with --force: replace the data without taking a safety backup first")
-	var identityFiles []string
-	fs.Func("identity", "age identity `file` (AGE-SECRET-KEY-1… lines, as age-keygen writes) for encrypted backups; repeatable; also $BACKUPD_AGE_IDENTITY_FILE, or the identities themselves in $BACKUPD_AGE_IDENTITY",
-		func(s string) error { identityFiles = append(identityFiles, s); return nil })
+	identityFiles := identityFlag(fs)
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -41,15 +42,10 @@ func cmdRestore(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	defer rt.Close()
-	b, err := rt.Store.GetBackup(ctx, pos[0])
+	b, job, err := backupAndJob(ctx, rt, "restore", pos[0])
 	if err != nil {
-		return fmt.Errorf("restore: %w", err)
+		return err
 	}
-	sj, err := rt.Job(b.Job)
-	if err != nil {
-		return fmt.Errorf("restore: backup %s: %w", b.ID, err)
-	}
-	job := sj.Job
 	if *to != "" {
 		src, err := source.Open(ctx, *to)
 		if err != nil {
@@ -62,7 +58,7 @@ func cmdRestore(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		clone.Source = src
 		job = &clone
 	}
-	identities, err := restoreIdentities(identityFiles)
+	identities, err := restoreIdentities(*identityFiles)
 	if err != nil {
 		return usageError{fmt.Errorf("restore: %w", err)}
 	}
@@ -99,6 +95,29 @@ func cmdRestore(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	fmt.Fprintf(stdout, "backup %s %s into %s in %s\n", b.ID, verb, where, time.Since(start).Round(time.Millisecond))
 	return nil
+}
+
+// identityFlag adds the repeatable --identity flag of the commands that
+// read encrypted backups.
+func identityFlag(fs *flag.FlagSet) *[]string {
+	var files []string
+	fs.Func("identity", "age identity `file` (AGE-SECRET-KEY-1… lines, as age-keygen writes) for encrypted backups; repeatable; also $BACKUPD_AGE_IDENTITY_FILE, or the identities themselves in $BACKUPD_AGE_IDENTITY",
+		func(s string) error { files = append(files, s); return nil })
+	return &files
+}
+
+// backupAndJob returns the catalog entry id and its configured job; errors
+// start with cmd.
+func backupAndJob(ctx context.Context, rt *config.Runtime, cmd, id string) (store.Backup, *backup.Job, error) {
+	b, err := rt.Store.GetBackup(ctx, id)
+	if err != nil {
+		return b, nil, fmt.Errorf("%s: %w", cmd, err)
+	}
+	sj, err := rt.Job(b.Job)
+	if err != nil {
+		return b, nil, fmt.Errorf("%s: backup %s: %w", cmd, b.ID, err)
+	}
+	return b, sj.Job, nil
 }
 
 // terminalProgress returns a progress printer on stderr when it is a

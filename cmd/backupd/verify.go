@@ -21,9 +21,7 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs, path := flags("verify", stderr)
 	level := fs.String("level", string(backup.VerifyChecksum), "how thoroughly: exists (every copy present, right size), checksum (read every copy, compare SHA-256) or restore (also test-restore into a scratch target and compare)")
 	asJSON := jsonFlag(fs)
-	var identityFiles []string
-	fs.Func("identity", "age identity `file` for encrypted backups (level restore); repeatable",
-		func(s string) error { identityFiles = append(identityFiles, s); return nil })
+	identityFiles := identityFlag(fs)
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -36,7 +34,7 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	default:
 		return usageError{fmt.Errorf("verify: --level %q: want exists, checksum or restore", *level)}
 	}
-	identities, err := restoreIdentities(identityFiles)
+	identities, err := restoreIdentities(*identityFiles)
 	if err != nil {
 		return usageError{fmt.Errorf("verify: %w", err)}
 	}

@@ -289,9 +289,27 @@ func (db *DB) DeleteBackup(ctx context.Context, id string) error {
 // clears its ProtectedUntil, or fails with an error matching
 // store.ErrNotFound.
 func (db *DB) SetProtected(ctx context.Context, id string, protected bool) error {
+	return db.updateOne(ctx, "protect backup "+id, "backup "+id,
+		`UPDATE backups SET protected = ?, protected_until = NULL WHERE id = ?`, fixedArgs(protected, id))
+}
+
+// fixedArgs returns args, for updateOne.
+func fixedArgs(args ...any) func(*tx) ([]any, error) {
+	return func(*tx) ([]any, error) { return args, nil }
+}
+
+// updateOne runs the UPDATE q with the arguments args returns, in a write
+// transaction (args may read it); an UPDATE that matched no row fails with
+// an error naming missing and matching store.ErrNotFound, other errors name
+// what.
+func (db *DB) updateOne(ctx context.Context, what, missing, q string, args func(t *tx) ([]any, error)) error {
 	var n int64
 	err := db.inWrite(ctx, func(t *tx) error {
-		res, err := t.exec(ctx, `UPDATE backups SET protected = ?, protected_until = NULL WHERE id = ?`, protected, id)
+		a, err := args(t)
+		if err != nil {
+			return err
+		}
+		res, err := t.exec(ctx, q, a...)
 		if err != nil {
 			return err
 		}
@@ -300,9 +318,9 @@ func (db *DB) SetProtected(ctx context.Context, id string, protected bool) error
 	})
 	switch {
 	case err != nil:
-		return fmt.Errorf("sqlstore: protect backup %s: %w", id, err)
+		return fmt.Errorf("sqlstore: %s: %w", what, err)
 	case n == 0:
-		return fmt.Errorf("sqlstore: backup %s: %w", id, store.ErrNotFound)
+		return fmt.Errorf("sqlstore: %s: %w", missing, store.ErrNotFound)
 	}
 	return nil
 }
@@ -314,30 +332,19 @@ func (db *DB) RecordVerification(ctx context.Context, id string, v store.Verific
 	if v.Level == "" {
 		return fmt.Errorf("sqlstore: record verification of backup %s: Level is empty", id)
 	}
-	var n int64
-	err := db.inWrite(ctx, func(t *tx) error {
-		if v.At.IsZero() {
-			now, err := t.now(ctx)
-			if err != nil {
-				return err
+	return db.updateOne(ctx, "record verification of backup "+id, "backup "+id,
+		`UPDATE backups SET last_verified_at = ?, verify_level = ?, verify_ok = ?, verify_problem = ? WHERE id = ?`,
+		func(t *tx) ([]any, error) {
+			at := v.At
+			if at.IsZero() {
+				now, err := t.now(ctx)
+				if err != nil {
+					return nil, err
+				}
+				at = now
 			}
-			v.At = now
-		}
-		res, err := t.exec(ctx, `UPDATE backups SET last_verified_at = ?, verify_level = ?, verify_ok = ?, verify_problem = ? WHERE id = ?`,
-			db.d.encodeTime(v.At), v.Level, v.OK, v.Problem, id)
-		if err != nil {
-			return err
-		}
-		n, err = res.RowsAffected()
-		return err
-	})
-	switch {
-	case err != nil:
-		return fmt.Errorf("sqlstore: record verification of backup %s: %w", id, err)
-	case n == 0:
-		return fmt.Errorf("sqlstore: backup %s: %w", id, store.ErrNotFound)
-	}
-	return nil
+			return []any{db.d.encodeTime(at), v.Level, v.OK, v.Problem, id}, nil
+		})
 }
 
 // AddCopy adds c to the existing backup backupID; a zero CreatedAt becomes
@@ -378,21 +385,8 @@ func (db *DB) AddCopy(ctx context.Context, backupID string, c store.Copy) error 
 // the backup's copy on destination. A missing copy fails with an error
 // matching store.ErrNotFound.
 func (db *DB) SetCopyMissing(ctx context.Context, backupID, destination string, since time.Time) error {
-	var n int64
-	err := db.inWrite(ctx, func(t *tx) error {
-		res, err := t.exec(ctx, `UPDATE backup_copies SET missing_since = ? WHERE backup_id = ? AND destination = ?`,
-			db.d.encodeTime(since), backupID, destination)
-		if err != nil {
-			return err
-		}
-		n, err = res.RowsAffected()
-		return err
-	})
-	switch {
-	case err != nil:
-		return fmt.Errorf("sqlstore: mark copy of backup %s on %q: %w", backupID, destination, err)
-	case n == 0:
-		return fmt.Errorf("sqlstore: copy of backup %s on %q: %w", backupID, destination, store.ErrNotFound)
-	}
-	return nil
+	return db.updateOne(ctx, fmt.Sprintf("mark copy of backup %s on %q", backupID, destination),
+		fmt.Sprintf("copy of backup %s on %q", backupID, destination),
+		`UPDATE backup_copies SET missing_since = ? WHERE backup_id = ? AND destination = ?`,
+		fixedArgs(db.d.encodeTime(since), backupID, destination))
 }
