@@ -88,7 +88,9 @@ jobs:
 func (s *crashSetup) command(args ...string) *exec.Cmd {
 	cmd := exec.Command(s.bin, append(args[:1:1], append([]string{"--config", "backupd.yaml"}, args[1:]...)...)...)
 	cmd.Dir = s.dir
-	cmd.Env = append(os.Environ(), "BACKUPD_CONFIG=")
+	// BACKUPD_LISTEN: serve's HTTP API on a free port, never a fixed one
+	// that another test or a developer's backupd may hold.
+	cmd.Env = append(os.Environ(), "BACKUPD_CONFIG=", "BACKUPD_LISTEN=127.0.0.1:0")
 	return cmd
 }
 
@@ -137,11 +139,12 @@ func TestCrashMinIO(t *testing.T) {
 }
 
 // crashLoop runs one complete backup to learn how long one lasts, then
-// crashKills() times: starts `backupd backup`, SIGKILLs it after a random
-// share of that duration (every other time: after a random share of it once
-// the artifact's temp file or multipart upload exists), checks that nothing half-written is listed, runs
-// `backupd serve` (its Recover path) until the next scheduled slot has
-// succeeded, stops it, and checks the catalog and the run history.
+// crashKills() times: starts `backupd backup`, SIGKILLs it after 5-95% of
+// that duration (every other time: after 0-10% of it once the artifact's
+// temp file or multipart upload exists), checks that nothing half-written
+// is listed, runs `backupd serve` (its Recover path) until the next
+// scheduled slot has succeeded, stops it, and checks the catalog and the
+// run history.
 func crashLoop(t *testing.T, s *crashSetup) {
 	start := time.Now()
 	out, err := s.command("backup", "crash").CombinedOutput()
@@ -169,7 +172,7 @@ func crashLoop(t *testing.T, s *crashSetup) {
 			// (a temp file or a multipart upload exists), at a random
 			// point of the write.
 			when = "after the write began"
-			delay = time.Duration(0.3 * rng.Float64() * float64(full))
+			delay = time.Duration(0.1 * rng.Float64() * float64(full))
 			for deadline := time.Now().Add(full + 30*time.Second); len(s.leftovers()) == 0 && time.Now().Before(deadline); {
 				time.Sleep(5 * time.Millisecond)
 			}
@@ -221,10 +224,19 @@ func crashLoop(t *testing.T, s *crashSetup) {
 }
 
 // serveUntilScheduledSuccess runs `backupd serve` until a scheduled run
-// that started after it succeeded, then stops it with SIGTERM.
+// that was not in the history before it started has succeeded, then stops
+// it with SIGTERM.
 func serveUntilScheduledSuccess(t *testing.T, s *crashSetup, st store.Store) {
 	t.Helper()
-	since := time.Now().UTC().Add(-time.Second)
+	succeeded := func() []store.Run {
+		runs, err := st.ListRuns(context.Background(), store.RunFilter{Status: store.RunSucceeded, Limit: 10000})
+		require.NoError(t, err)
+		return runs
+	}
+	before := map[string]bool{}
+	for _, r := range succeeded() {
+		before[r.ID] = true
+	}
 	cmd := s.command("serve")
 	var logs syncBuffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
@@ -233,11 +245,9 @@ func serveUntilScheduledSuccess(t *testing.T, s *crashSetup, st store.Store) {
 	go func() { done <- cmd.Wait() }()
 	deadline := time.Now().Add(120 * time.Second)
 	for {
-		runs, err := st.ListRuns(context.Background(), store.RunFilter{Status: store.RunSucceeded, Since: since, Limit: 10})
-		require.NoError(t, err)
 		ok := false
-		for _, r := range runs {
-			ok = ok || r.Trigger == store.TriggerSchedule
+		for _, r := range succeeded() {
+			ok = ok || (r.Trigger == store.TriggerSchedule && !before[r.ID])
 		}
 		if ok {
 			break
