@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/backupkit/backupkit/backup"
@@ -54,6 +55,21 @@ type API struct {
 	o   Options
 	log *slog.Logger
 	ctx context.Context
+	bg  sync.WaitGroup // restores and verifications started
+}
+
+// Wait waits until the restores and verifications the API started have
+// ended, or ctx ends (then it returns ctx's error). Cancel Options.Context
+// first to interrupt them.
+func (a *API) Wait(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() { a.bg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // Endpoint is one route of the API and the least role that may call it

@@ -256,12 +256,14 @@ func (a *API) startRestore(ctx context.Context, backupID string, body restoreBod
 	if err != nil {
 		return "", err
 	}
+	a.bg.Add(1)
 	go a.logOutcome("restore", backupID, runID, done)
 	return runID, nil
 }
 
 // logOutcome logs how an asynchronous restore or verification ended.
 func (a *API) logOutcome(what, backupID, runID string, done <-chan error) {
+	defer a.bg.Done()
 	if done == nil {
 		return
 	}
@@ -309,6 +311,7 @@ func (a *API) verify(w http.ResponseWriter, r *http.Request, c Caller) {
 		a.fail(w, r, err)
 		return
 	}
+	a.bg.Add(1)
 	go a.logOutcome("verify", id, runID, done)
 	writeJSON(w, http.StatusAccepted, accepted{RunID: runID})
 }

@@ -102,7 +102,9 @@ server:
 	require.NoError(t, err)
 	f.backup, f.run = res.Backup.ID, res.Run.ID
 	f.auth = NewAuth(cfg.ServerSettings())
-	f.api = New(Options{Store: f.rt.Store, Engine: f.rt.Engine, Control: f.control, Auth: f.auth, Metrics: NewMetrics(f.rt.Store), Logger: discard()})
+	apiCtx, stopAPI := context.WithCancel(ctx)
+	f.api = New(Options{Store: f.rt.Store, Engine: f.rt.Engine, Control: f.control, Auth: f.auth, Metrics: NewMetrics(f.rt.Store), Logger: discard(), Context: apiCtx})
+	t.Cleanup(func() { stopAPI(); _ = f.api.Wait(context.Background()) })
 	f.srv = httptest.NewServer(f.api.Handler())
 	t.Cleanup(f.srv.Close)
 	return f

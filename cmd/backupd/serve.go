@@ -215,7 +215,13 @@ loop:
 	cancel()
 	err = sched.Stop(context.WithoutCancel(ctx))
 	control.Stop(shutdownGrace)
+	graceCtx, cancelGrace := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
+	if a.Wait(graceCtx) != nil {
+		log.Warn("interrupting the restores and verifications still running")
+	}
+	cancelGrace()
 	stopAPI()
+	_ = a.Wait(context.WithoutCancel(ctx))
 	log.Info("stopped")
 	return errors.Join(serveErr, err)
 }
