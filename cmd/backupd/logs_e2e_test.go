@@ -1,0 +1,63 @@
+package main_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestLogsFollowRunningBackup follows, with the binary, the log of a backup
+// another backupd process is running, from while it runs to its end.
+func TestLogsFollowRunningBackup(t *testing.T) {
+	dir := quickstart(t, "")
+	// A large incompressible file, stored without compression: the backup
+	// runs long enough to be followed.
+	big := make([]byte, 96<<20)
+	for i := range big {
+		big[i] = byte(i*7919 ^ i>>9)
+	}
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "data", "big.bin"), big, 0o644))
+	cfg := filepath.Join(dir, "backupd.yaml")
+	data, err := os.ReadFile(cfg)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(cfg, bytes.Replace(data, []byte("compression: zstd"), []byte("compression: none"), 1), 0o644))
+
+	bk := exec.Command(backupdBin, "backup", "--config", "backupd.yaml", "quickstart")
+	bk.Dir = dir
+	bk.Env = append(os.Environ(), "BACKUPD_CONFIG=")
+	require.NoError(t, bk.Start())
+	t.Cleanup(func() { _ = bk.Process.Kill() })
+
+	// The run, as soon as it is stored as running.
+	var runID string
+	deadline := time.Now().Add(60 * time.Second)
+	for runID == "" {
+		r := backupd(t, dir, "runs", "--config", "backupd.yaml", "--status", "running", "--json")
+		var runs []struct{ ID string }
+		if r.code == 0 && json.Unmarshal([]byte(r.stdout), &runs) == nil && len(runs) > 0 {
+			runID = runs[0].ID
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the backup never showed as running")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	r := backupd(t, dir, "logs", "--config", "backupd.yaml", "-f", "--interval", "20ms", runID)
+	require.Equal(t, 0, r.code, "stdout: %s\nstderr: %s", r.stdout, r.stderr)
+	require.NoError(t, bk.Wait())
+	assert.Contains(t, r.stdout, "run started")
+	assert.Contains(t, r.stdout, "run succeeded")
+	assert.Equal(t, 1, strings.Count(r.stdout, "run succeeded"))
+
+	// The whole log again, without -f: the same lines.
+	again := backupd(t, dir, "logs", "--config", "backupd.yaml", runID)
+	assert.Equal(t, again.stdout, r.stdout)
+}
