@@ -463,6 +463,10 @@ func TestShowVerified(t *testing.T) {
 	r = cli(t, "show", "--config", cfg, id)
 	assert.Regexp(t, `verified\s+passed, level checksum, at \S+ \(run `+res.RunID+`\)`, r.stdout)
 
+	r = cli(t, "list", "--config", cfg)
+	assert.Regexp(t, `(?m)^ID\s+JOB\s+CREATED\s+SIZE\s+STATUS\s+VERIFIED\s+COPIES$`, r.stdout)
+	assert.Regexp(t, `(?m)^`+id+`\s.*\scomplete\s+ok \d{4}-\d\d-\d\d\s+local$`, r.stdout)
+
 	r = cli(t, "runs", "--config", cfg, "--json", "--kind", "verify")
 	runs := decodeJSON[[]runJSON](t, r.stdout)
 	require.Len(t, runs, 1)

@@ -117,7 +117,7 @@ func cmdList(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return writeJSON(stdout, out)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tJOB\tCREATED\tSIZE\tSTATUS\tCOPIES")
+	fmt.Fprintln(tw, "ID\tJOB\tCREATED\tSIZE\tSTATUS\tVERIFIED\tCOPIES")
 	for _, b := range backups {
 		copies := ""
 		for i, c := range b.Copies {
@@ -125,12 +125,22 @@ func cmdList(ctx context.Context, args []string, stdout, stderr io.Writer) error
 				copies += ","
 			}
 			copies += c.Destination
+			if !c.MissingSince.IsZero() {
+				copies += "(missing)"
+			}
 		}
 		status := string(b.Status)
 		if b.Protected {
 			status += ",protected"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", b.ID, b.Job, b.CreatedAt.Local().Format(time.DateTime), humanBytes(b.Size), status, copies)
+		verified := "-"
+		if !b.LastVerifiedAt.IsZero() {
+			verified = "ok " + b.LastVerifiedAt.Local().Format(time.DateOnly)
+			if !b.VerifyOK {
+				verified = "FAILED " + b.LastVerifiedAt.Local().Format(time.DateOnly)
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", b.ID, b.Job, b.CreatedAt.Local().Format(time.DateTime), humanBytes(b.Size), status, verified, copies)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
