@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -176,4 +177,33 @@ func TestErrorsAreJSONAndNameTheField(t *testing.T) {
 	assert.Equal(t, 401, resp.StatusCode)
 	assert.True(t, json.Valid([]byte(body)))
 	assert.True(t, strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), "Bearer"))
+}
+
+// TestLoginCookie: the web page's login cookie authenticates GET requests
+// of the API only (changes need the Authorization header), while Role and
+// Who, for the web page, accept it for every method.
+func TestLoginCookie(t *testing.T) {
+	f := newFixture(t, true, "")
+	f.auth.Cookie = func(r *http.Request) string {
+		c, err := r.Cookie("backupkit_token")
+		if err != nil {
+			return ""
+		}
+		return c.Value
+	}
+	send := func(method, path string) int {
+		req, _ := http.NewRequest(method, f.srv.URL+path, nil)
+		req.AddCookie(&http.Cookie{Name: "backupkit_token", Value: f.tokens[config.RoleAdmin]})
+		resp, err := f.srv.Client().Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	assert.Equal(t, 200, send("GET", "/api/v1/backups/"+f.backup))
+	assert.Equal(t, 401, send("POST", "/api/v1/backups/"+f.backup+"/protect"))
+	req := httptest.NewRequest("POST", "/backups/x/protect", nil)
+	req.AddCookie(&http.Cookie{Name: "backupkit_token", Value: f.tokens[config.RoleOperator]})
+	assert.Equal(t, config.RoleOperator, f.auth.Role(req))
+	assert.Equal(t, "operator-token", f.auth.Who(req))
+	assert.Equal(t, "", f.auth.Role(httptest.NewRequest("GET", "/", nil)))
 }

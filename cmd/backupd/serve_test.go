@@ -44,6 +44,38 @@ jobs:
 	return cfgPath
 }
 
+// inProcess is serve running in the test's process.
+type inProcess struct {
+	rt     *config.Runtime
+	base   string // http://127.0.0.1:PORT
+	reload chan os.Signal
+	done   chan error // serve's result
+	cancel context.CancelFunc
+}
+
+// startInProcess runs serve on cfgPath with logs in format and waits for
+// it to listen.
+func startInProcess(t *testing.T, cfgPath, format string) *inProcess {
+	rt, err := open(t.Context(), cfgPath, io.Discard, nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { rt.Close() })
+	ctx, cancel := context.WithCancel(t.Context())
+	t.Cleanup(cancel)
+	s := &inProcess{rt: rt, reload: make(chan os.Signal, 1), done: make(chan error, 1), cancel: cancel}
+	urls := make(chan string, 1)
+	go func() {
+		s.done <- serve(ctx, rt, newLogger(io.Discard, format, nil), serveOptions{ConfigPath: cfgPath, Reload: s.reload,
+			Listening: func(u string) { urls <- u }})
+	}()
+	select {
+	case u := <-urls:
+		s.base = strings.TrimSuffix(u, "/")
+	case err := <-s.done:
+		t.Fatalf("serve ended: %v", err)
+	}
+	return s
+}
+
 // getJSON GETs url and decodes its JSON body into v.
 func getJSON(t *testing.T, url string, v any) int {
 	resp, err := http.Get(url)
@@ -62,25 +94,8 @@ func getJSON(t *testing.T, url string, v any) int {
 func TestServe(t *testing.T) {
 	dir := t.TempDir()
 	cfgPath := serveConfig(t, dir, "")
-	rt, err := open(t.Context(), cfgPath, io.Discard, nil)
-	require.NoError(t, err)
-	defer rt.Close()
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	reload := make(chan os.Signal, 1)
-	urls := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- serve(ctx, rt, newLogger(io.Discard, "json", nil), serveOptions{ConfigPath: cfgPath, Reload: reload,
-			Listening: func(u string) { urls <- u }})
-	}()
-	var base string
-	select {
-	case base = <-urls:
-	case err := <-done:
-		t.Fatalf("serve ended: %v", err)
-	}
-	base = strings.TrimSuffix(base, "/")
+	d := startInProcess(t, cfgPath, "json")
+	rt, base, reload, done, cancel := d.rt, d.base, d.reload, d.done, d.cancel
 	assert.Equal(t, 200, getJSON(t, base+"/healthz", nil))
 	assert.Equal(t, 200, getJSON(t, base+"/readyz", nil))
 	page, err := http.Get(base + "/")
@@ -210,19 +225,8 @@ func TestReloadKeepsRunningBackup(t *testing.T) {
 		big[i] = byte(i*7919 ^ i>>9)
 	}
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "data", "big.bin"), big, 0o644))
-	rt, err := open(t.Context(), cfgPath, io.Discard, nil)
-	require.NoError(t, err)
-	defer rt.Close()
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	reload := make(chan os.Signal, 1)
-	urls := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- serve(ctx, rt, newLogger(io.Discard, "text", nil), serveOptions{ConfigPath: cfgPath, Reload: reload,
-			Listening: func(u string) { urls <- u }})
-	}()
-	base := strings.TrimSuffix(<-urls, "/")
+	d := startInProcess(t, cfgPath, "text")
+	rt, base, reload, done, cancel := d.rt, d.base, d.reload, d.done, d.cancel
 	resp, err := http.Post(base+"/api/v1/jobs/app/run", "application/json", nil)
 	require.NoError(t, err)
 	var acc struct {
