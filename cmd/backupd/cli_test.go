@@ -415,6 +415,7 @@ func TestCompletionKnowsEveryCommand(t *testing.T) {
 	flags := cli(t, "__complete", "flags", "logs").stdout
 	assert.Equal(t, "--after\n--config\n-f\n--follow\n--interval\n--json\n", flags)
 	assert.Contains(t, cli(t, "__complete", "flags", "config").stdout, "--connect\n")
+	assert.Contains(t, cli(t, "__complete", "flags", "token").stdout, "--role\n")
 	assert.Empty(t, cli(t, "__complete", "flags", "nonsense").stdout)
 
 	cfg := cliConfig(t, "")

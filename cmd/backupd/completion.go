@@ -98,6 +98,8 @@ func commandFlags(ctx context.Context, cmdArgs []string) []string {
 		argv = append(argv, "rotate")
 	case "catalog":
 		argv = append(argv, "rebuild")
+	case "token":
+		argv = append(argv, "new")
 	}
 	var usage bytes.Buffer
 	_ = run(ctx, append(argv, "-h"), io.Discard, &usage)
