@@ -11,7 +11,7 @@
 //	backupd logs      [--config FILE] [--json] [-f] RUN     a run's log; -f follows it until the run ends
 //	backupd restore   [--config FILE] [flags] BACKUP_ID     restore a backup (see backupd restore -h)
 //	backupd verify    [--config FILE] [flags] BACKUP_ID|JOB check that a backup's copies are intact
-//	backupd download  [--config FILE] [flags] BACKUP_ID     stream a backup to a file
+//	backupd download  [--config FILE] [-o FILE] BACKUP_ID   stream a backup to stdout or a file
 //	backupd prune     [--config FILE] [--dry-run] JOB       apply the job's retention policy
 //	backupd protect   [--config FILE] BACKUP_ID             retention never deletes it (unprotect: undo)
 //	backupd schedules [--config FILE] [--json] [JOB]        schedules, time zones, paused state, next runs
@@ -70,8 +70,8 @@ Usage:
                                                     restore a backup (backupd restore -h)
   backupd verify    [--config FILE] [flags] BACKUP_ID|JOB
                                                     check a backup's copies (backupd verify -h)
-  backupd download  [--config FILE] [flags] BACKUP_ID
-                                                    stream a backup to a file
+  backupd download  [--config FILE] [-o FILE] [--raw] BACKUP_ID
+                                                    stream a backup to stdout or FILE
   backupd prune     [--config FILE] [--dry-run] JOB apply the job's retention policy
                                                     (--dry-run: show the plan only)
   backupd protect   [--config FILE] BACKUP_ID       retention never deletes it
