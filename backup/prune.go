@@ -93,7 +93,7 @@ func (e *Engine) Prune(ctx context.Context, job *Job, opts PruneOptions) (PruneR
 	for _, b := range backups {
 		byID[b.ID] = b
 		in.Backups = append(in.Backups, retention.Backup{
-			ID: b.ID, CreatedAt: b.CreatedAt, Size: b.Size, Partial: b.Status == store.BackupPartial, Protected: b.Protected,
+			ID: b.ID, CreatedAt: b.CreatedAt, Size: b.Size, Partial: b.Status == store.BackupPartial, Protected: protectedAt(b, in.Now),
 		})
 	}
 	res := PruneResult{Plan: retention.Plan(policy, in), DryRun: opts.DryRun}

@@ -335,12 +335,18 @@ func (e *Engine) releaseExpiredSafety(ctx context.Context, job *Job) {
 	}
 	now := e.opts.Now()
 	for _, b := range bs {
-		if !b.ProtectedUntil.IsZero() && now.After(b.ProtectedUntil) {
+		if !protectedAt(b, now) {
 			if err := e.store.SetProtected(ctx, b.ID, false); err == nil {
 				e.opts.Logger.Info("safety backup no longer protected", "job", job.Name, "backup", b.ID)
 			}
 		}
 	}
+}
+
+// protectedAt reports whether retention must keep b at now: it is
+// protected, and its ProtectedUntil (a safety backup's) has not passed.
+func protectedAt(b store.Backup, now time.Time) bool {
+	return b.Protected && (b.ProtectedUntil.IsZero() || !now.After(b.ProtectedUntil))
 }
 
 // candidate is one copy of a backup on one of the job's destinations.

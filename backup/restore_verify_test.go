@@ -25,6 +25,7 @@ import (
 	s3dest "github.com/backupkit/backupkit/destination/s3"
 	"github.com/backupkit/backupkit/internal/s3util/s3test"
 	"github.com/backupkit/backupkit/notify"
+	"github.com/backupkit/backupkit/retention"
 	"github.com/backupkit/backupkit/source"
 	"github.com/backupkit/backupkit/source/dir"
 	"github.com/backupkit/backupkit/store"
@@ -550,4 +551,27 @@ func mustBackup(t *testing.T, st store.Store, id string) store.Backup {
 	b, err := st.GetBackup(t.Context(), id)
 	require.NoError(t, err)
 	return b
+}
+
+// Retention keeps a safety backup while it is protected and may delete it
+// once its ProtectedUntil has passed.
+func TestPruneHonoursSafetyExpiry(t *testing.T) {
+	r := newRig(t, nil, localTarget(t, "disk"))
+	r.job.Retention = &retention.Policy{KeepLast: 1}
+	newest := r.backup(t)
+	add := func(until time.Time) string {
+		b := store.Backup{Job: r.job.Name, Status: store.BackupPreRestore, Protected: true, ProtectedUntil: until,
+			CreatedAt: newest.CreatedAt.Add(-time.Hour), Copies: []store.Copy{{Destination: "disk", Key: "files/safety-" + until.Format("150405")}}}
+		require.NoError(t, r.st.AddBackup(t.Context(), &b))
+		return b.ID
+	}
+	expired := add(time.Now().Add(-time.Minute))
+	kept := add(time.Now().Add(time.Hour))
+	res, err := r.eng.Prune(t.Context(), r.job, backup.PruneOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, []string{expired}, res.Deleted)
+	_, err = r.st.GetBackup(t.Context(), kept)
+	require.NoError(t, err, "still protected")
+	_, err = r.st.GetBackup(t.Context(), newest.ID)
+	require.NoError(t, err)
 }
