@@ -146,6 +146,7 @@ func TestLoadManyJobs(t *testing.T) {
 		case store.RunSucceeded:
 		case store.RunSkipped, store.RunMissed:
 			assert.NotEmpty(t, r.Reason, "run %s (%s) %s without a reason", r.ID, r.Job, r.Status)
+			t.Logf("%s slot %s %s: %s", r.Job, r.Slot.Format(time.TimeOnly), r.Status, r.Reason)
 		default:
 			t.Errorf("run %s (%s, slot %s): %s: %s", r.ID, r.Job, r.Slot, r.Status, r.Reason)
 		}
