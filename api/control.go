@@ -250,8 +250,8 @@ func (c *Control) Poll(ctx context.Context, interval time.Duration) {
 // OnEvent is the scheduler's Options.OnEvent hook (chain it with yours): it
 // hands manual runs' claims to RunNow. It never blocks.
 func (c *Control) OnEvent(ev schedule.Event) {
-	if (ev.Type != schedule.EventClaimed && ev.Type != schedule.EventSkipped) || !ev.Slot.IsZero() {
-		return
+	if (ev.Type != schedule.EventClaimed && ev.Type != schedule.EventSkipped) || !ev.Slot.IsZero() || ev.Attempt > 1 {
+		return // not the first claim of a manual run (a slot, or a retry)
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
