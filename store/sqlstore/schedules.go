@@ -404,8 +404,12 @@ func (db *DB) DeleteSchedule(ctx context.Context, id string) error {
 // last run time (the run's start, else its slot), last status, and the
 // success or failure counter (succeeded counts as a success; failed, partial
 // and interrupted as failures; other statuses count as neither). A schedule
-// that does not exist (one that lives only in configuration) is left alone.
+// that does not exist (one that lives only in configuration) is left alone,
+// and so are restore and verify runs.
 func (db *DB) runFinished(ctx context.Context, t *tx, r *store.Run) error {
+	if runKind(r.Kind) != store.RunKindBackup {
+		return nil // restore and verify runs do not count for a schedule
+	}
 	var ok, bad int
 	switch r.Status {
 	case store.RunSucceeded:

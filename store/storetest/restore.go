@@ -58,6 +58,17 @@ func testRunKinds(t *testing.T, s store.Store) {
 	st, err := s.Stats(ctx, store.StatsFilter{Job: "j"})
 	require.NoError(t, err)
 	assert.Equal(t, int64(2), st.Total, "the backup run and the (now backup) verify run; the restore run is not counted")
+
+	// A verify run carrying a stored schedule's ID leaves its counters alone.
+	sched := store.Schedule{Name: "kinds", Cron: "@daily"}
+	require.NoError(t, s.CreateSchedule(ctx, &sched))
+	vr := store.Run{Job: "j", Kind: store.RunKindVerify, ScheduleID: sched.ID, Status: store.RunRunning, Owner: "o"}
+	require.NoError(t, s.CreateRun(ctx, &vr))
+	vr.Status, vr.FinishedAt = store.RunFailed, at(9)
+	require.NoError(t, s.UpdateRun(ctx, &vr))
+	got2, err := s.GetSchedule(ctx, sched.ID)
+	require.NoError(t, err)
+	assert.Zero(t, got2.FailureCount+got2.SuccessCount, "restore and verify runs do not count for a schedule")
 }
 
 func testRecordVerification(t *testing.T, s store.Store) {
