@@ -27,7 +27,7 @@ import (
 // queueing overlap policy, "manual" without one), one backup of "app", and
 // the API behind an httptest server.
 type fixture struct {
-	t       *testing.T
+	t       testing.TB
 	dir     string
 	rt      *config.Runtime
 	control *Control
@@ -43,7 +43,7 @@ type fixture struct {
 // newFixture builds a fixture; server is the "server" block's YAML body
 // (indented by 2), "" for none. tokens adds a viewer, an operator and an
 // admin token.
-func newFixture(t *testing.T, tokens bool, server string) *fixture {
+func newFixture(t testing.TB, tokens bool, server string) *fixture {
 	t.Helper()
 	f := &fixture{t: t, dir: t.TempDir(), tokens: map[string]string{}}
 	data := filepath.Join(f.dir, "data")
@@ -158,7 +158,7 @@ func (f *fixture) status(method, path, token, body string) int {
 }
 
 // decode decodes a JSON body.
-func decode[T any](t *testing.T, body string) T {
+func decode[T any](t testing.TB, body string) T {
 	t.Helper()
 	var v T
 	require.NoError(t, json.Unmarshal([]byte(body), &v), body)
