@@ -109,8 +109,12 @@ type restoreRun struct {
 	opts     RestoreOptions
 	run      *store.Run
 	log      runLog
-	read     atomic.Int64 // artifact bytes read
+	counts   *streamCounts
 }
+
+// streamCounts count a restore's bytes: read from the artifact, and fed to
+// the Restorer after decryption and decompression.
+type streamCounts struct{ read, fed atomic.Int64 }
 
 // startRestore checks what can be checked without a run and records the run.
 func (e *Engine) startRestore(ctx context.Context, job *Job, backupID string, opts RestoreOptions) (*restoreRun, error) {
@@ -131,7 +135,7 @@ func (e *Engine) startRestore(ctx context.Context, job *Job, backupID string, op
 		return nil, fmt.Errorf("restore: backup %s: record run: %w", b.ID, err)
 	}
 	return &restoreRun{e: e, job: job, restorer: restorer, b: b, opts: opts, run: run,
-		log: runLog{e: e, run: run, ctx: context.WithoutCancel(ctx)}}, nil
+		log: runLog{e: e, run: run, ctx: context.WithoutCancel(ctx)}, counts: &streamCounts{}}, nil
 }
 
 // backupOf returns the catalog entry of backupID, checking that it belongs
@@ -166,14 +170,14 @@ func (rs *restoreRun) execute(ctx context.Context) error {
 	runCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	go e.keepLease(runCtx, cancel, run, log)
-	stopProgress := e.progress(runCtx, rs.job.Name, run, &rs.read)
+	stopProgress := e.progress(runCtx, rs.job.Name, run, rs.counts)
 	err := rs.restore(runCtx)
 	stopProgress()
 
 	run.FinishedAt = e.opts.Now().UTC()
-	run.BytesRead = rs.read.Load()
+	run.BytesRead, run.BytesWritten = rs.counts.read.Load(), rs.counts.fed.Load()
 	ev := notify.Event{Time: run.FinishedAt, Job: rs.job.Name, RunID: run.ID, BackupID: rs.b.ID, Size: rs.b.Size,
-		BytesRead: run.BytesRead, Elapsed: run.FinishedAt.Sub(run.StartedAt)}
+		BytesRead: run.BytesRead, BytesWritten: run.BytesWritten, Elapsed: run.FinishedAt.Sub(run.StartedAt)}
 	if err != nil {
 		run.Status, run.Reason = store.RunFailed, oneLine(err.Error())
 		if runCtx.Err() != nil && errors.Is(context.Cause(runCtx), context.Canceled) {
@@ -414,7 +418,7 @@ func (rs *restoreRun) stream(ctx context.Context, b store.Backup, ro source.Rest
 // streamCopy restores one copy. copyFault reports that the failure came
 // from the copy's bytes (unreadable, corrupt, truncated), not the target.
 func (rs *restoreRun) streamCopy(ctx context.Context, b store.Backup, c candidate, ro source.RestoreOptions) (err error, copyFault bool) {
-	opened, err := openDecoded(ctx, rs.job, b, c, rs.opts, rs.e, &rs.read)
+	opened, err := openDecoded(ctx, rs.job, b, c, rs.opts, rs.e, rs.counts)
 	if err != nil {
 		return err, !errors.Is(err, ErrIdentity)
 	}
@@ -450,8 +454,12 @@ func (d *decoded) Close() error {
 func (d *decoded) failed() bool { return d.plain.failed() || d.checked.failed() }
 
 // openDecoded opens copy c of b and sets up the checked, decrypted and
-// decompressed stream. read, when not nil, counts the artifact bytes read.
-func openDecoded(ctx context.Context, job *Job, b store.Backup, c candidate, opts RestoreOptions, e *Engine, read *atomic.Int64) (*decoded, error) {
+// decompressed stream. counts, when not nil, count its bytes.
+func openDecoded(ctx context.Context, job *Job, b store.Backup, c candidate, opts RestoreOptions, e *Engine, counts *streamCounts) (*decoded, error) {
+	var read, fed *atomic.Int64
+	if counts != nil {
+		read, fed = &counts.read, &counts.fed
+	}
 	compression, err := ParseCompression(b.Compression)
 	if err != nil {
 		return nil, err
@@ -472,7 +480,7 @@ func openDecoded(ctx context.Context, job *Job, b store.Backup, c candidate, opt
 		return nil, err
 	}
 	d.closer = plain
-	d.plain = &watchReader{r: plain}
+	d.plain = &watchReader{r: plain, count: fed}
 	return d, nil
 }
 
@@ -496,12 +504,16 @@ func (e *Engine) recipientsOf(ctx context.Context, job *Job, b store.Backup) []s
 // watchReader remembers whether its reader returned an error other than
 // io.EOF.
 type watchReader struct {
-	r   io.Reader
-	bad atomic.Bool
+	r     io.Reader
+	bad   atomic.Bool
+	count *atomic.Int64 // optional: counts the bytes read
 }
 
 func (w *watchReader) Read(p []byte) (int, error) {
 	n, err := w.r.Read(p)
+	if w.count != nil {
+		w.count.Add(int64(n))
+	}
 	if err != nil && err != io.EOF {
 		w.bad.Store(true)
 	}
@@ -567,8 +579,9 @@ func (c *checkingReader) read(p []byte) (int, error) {
 }
 
 // progress publishes notify.RunProgress events for a restore or verify run,
-// with BytesRead the artifact bytes read so far, until stop is called.
-func (e *Engine) progress(ctx context.Context, job string, run *store.Run, read *atomic.Int64) (stop func()) {
+// with BytesRead the artifact bytes read so far and BytesWritten the bytes
+// fed to a Restorer, until stop is called.
+func (e *Engine) progress(ctx context.Context, job string, run *store.Run, counts *streamCounts) (stop func()) {
 	done := make(chan struct{})
 	finished := make(chan struct{})
 	go func() {
@@ -583,9 +596,9 @@ func (e *Engine) progress(ctx context.Context, job string, run *store.Run, read 
 				return
 			case <-t.C:
 				elapsed := e.opts.Now().Sub(run.StartedAt)
-				n := read.Load()
+				n := counts.read.Load()
 				e.publish(notify.Event{Type: notify.RunProgress, Time: e.opts.Now().UTC(), Job: job, RunID: run.ID,
-					BackupID: run.BackupID, BytesRead: n, Elapsed: elapsed, Rate: rate(n, elapsed)})
+					BackupID: run.BackupID, BytesRead: n, BytesWritten: counts.fed.Load(), Elapsed: elapsed, Rate: rate(n, elapsed)})
 			}
 		}
 	}()

@@ -207,6 +207,7 @@ func TestRestoreRoundTripDir(t *testing.T) {
 			assert.Equal(t, b.ID, run.BackupID)
 			assert.Equal(t, "alice", run.TriggeredBy)
 			assert.Equal(t, b.Size, run.BytesRead)
+			assert.Greater(t, run.BytesWritten, b.Size, "the tar stream fed to the Restorer, larger than the compressed artifact")
 			logs, err := r.st.RunLogs(t.Context(), run.ID)
 			require.NoError(t, err)
 			assert.NotEmpty(t, logs)

@@ -9,7 +9,6 @@ import (
 	"io"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/backupkit/backupkit/notify"
@@ -109,13 +108,13 @@ func (e *Engine) VerifyAsync(ctx context.Context, job *Job, backupID string, opt
 
 // verifyRun is one recorded verification.
 type verifyRun struct {
-	e    *Engine
-	job  *Job
-	b    store.Backup
-	opts VerifyOptions
-	run  *store.Run
-	log  runLog
-	read atomic.Int64
+	e      *Engine
+	job    *Job
+	b      store.Backup
+	opts   VerifyOptions
+	run    *store.Run
+	log    runLog
+	counts streamCounts
 }
 
 func (e *Engine) startVerify(ctx context.Context, job *Job, backupID string, opts VerifyOptions) (*verifyRun, error) {
@@ -151,14 +150,14 @@ func (vr *verifyRun) execute(ctx context.Context) (VerifyResult, error) {
 	runCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	go e.keepLease(runCtx, cancel, run, log)
-	stopProgress := e.progress(runCtx, vr.job.Name, run, &vr.read)
+	stopProgress := e.progress(runCtx, vr.job.Name, run, &vr.counts)
 	res, err := vr.verify(runCtx)
 	stopProgress()
 
 	res.BackupID, res.RunID, res.Level = vr.b.ID, run.ID, vr.opts.Level
 	res.VerifiedAt = e.opts.Now().UTC()
 	run.FinishedAt = res.VerifiedAt
-	run.BytesRead = vr.read.Load()
+	run.BytesRead = vr.counts.read.Load()
 	keep := context.WithoutCancel(ctx)
 	ev := notify.Event{Time: run.FinishedAt, Job: vr.job.Name, RunID: run.ID, BackupID: vr.b.ID, Size: vr.b.Size,
 		BytesRead: run.BytesRead, Elapsed: run.FinishedAt.Sub(run.StartedAt)}
@@ -281,7 +280,7 @@ func (vr *verifyRun) checksum(ctx context.Context, t Target, c store.Copy) error
 		return err
 	}
 	defer r.Close()
-	_, err = io.Copy(io.Discard, &checkingReader{r: r, hash: sha256.New(), wantSize: vr.b.Size, wantSum: vr.b.SHA256, count: &vr.read})
+	_, err = io.Copy(io.Discard, &checkingReader{r: r, hash: sha256.New(), wantSize: vr.b.Size, wantSum: vr.b.SHA256, count: &vr.counts.read})
 	return err
 }
 
@@ -302,7 +301,7 @@ func (vr *verifyRun) testRestore(ctx context.Context, restorer source.Restorer) 
 			vr.log.info("scratch target dropped", "target", target)
 		}
 	}()
-	rs := &restoreRun{e: vr.e, job: vr.job, restorer: restorer, b: vr.b, opts: vr.opts.Restore, run: vr.run, log: vr.log}
+	rs := &restoreRun{e: vr.e, job: vr.job, restorer: restorer, b: vr.b, opts: vr.opts.Restore, run: vr.run, log: vr.log, counts: &vr.counts}
 	ro := vr.opts.Restore.RestoreOptions
 	ro.Target, ro.DryRun, ro.DropExisting = target, false, true
 	if err := rs.stream(ctx, vr.b, ro); err != nil {
