@@ -134,8 +134,9 @@ func TestRunsPagesAndCSV(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, rows, 4)
 	assert.Equal(t, runsCSVHeader, rows[0])
-	assert.Equal(t, "succeeded", rows[1][6])
-	assert.True(t, strings.HasPrefix(rows[1][5], "'="), "a formula-like cell is defused: %q", rows[1][5])
+	assert.Equal(t, "succeeded", rows[1][7])
+	assert.Equal(t, "backup", rows[1][2])
+	assert.True(t, strings.HasPrefix(rows[1][6], "'="), "a formula-like cell is defused: %q", rows[1][6])
 }
 
 // TestRunLogsAndEvents: logs poll from a sequence number; a finished run's
@@ -380,4 +381,55 @@ func TestNoSecretsInResponses(t *testing.T) {
 	assert.NotContains(t, all.String(), admin)
 	assert.NotContains(t, all.String(), "sqlite:")
 	assert.NotContains(t, all.String(), "file:")
+}
+
+// follow reads run id's event stream to its end and returns the final run.
+func (f *fixture) follow(id, token string) runJSON {
+	f.t.Helper()
+	req, _ := http.NewRequest("GET", f.srv.URL+"/api/v1/runs/"+id+"/events", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := f.srv.Client().Do(req)
+	require.NoError(f.t, err)
+	defer resp.Body.Close()
+	events := readSSE(resp.Body, func(e sseEvent) bool { return e.event == "end" })
+	require.NotEmpty(f.t, events)
+	require.Equal(f.t, "end", events[len(events)-1].event)
+	return decode[runJSON](f.t, events[len(events)-1].data)
+}
+
+// TestRestoreAndVerifyRuns: restore and verify answer with a run that the
+// event stream follows to its end; the runs listing tells them by kind.
+func TestRestoreAndVerifyRuns(t *testing.T) {
+	f := newFixture(t, true, "")
+	admin := f.tokens[config.RoleAdmin]
+	target := filepath.Join(f.dir, "restored")
+	resp, body := f.do("POST", "/api/v1/backups/"+f.backup+"/restore", admin, `{"target":"`+target+`"}`)
+	require.Equal(t, 202, resp.StatusCode, body)
+	run := f.follow(decode[accepted](t, body).RunID, admin)
+	assert.Equal(t, "succeeded", run.Status, run.Reason)
+	assert.Equal(t, "restore", run.Kind)
+	got, err := os.ReadFile(filepath.Join(target, "hello.txt"))
+	require.NoError(t, err)
+	assert.Equal(t, "hello, backupkit\n", string(got))
+
+	resp, body = f.do("POST", "/api/v1/backups/"+f.backup+"/verify", f.tokens[config.RoleOperator], `{"level":"checksum"}`)
+	require.Equal(t, 202, resp.StatusCode, body)
+	run = f.follow(decode[accepted](t, body).RunID, admin)
+	assert.Equal(t, "succeeded", run.Status, run.Reason)
+	assert.Equal(t, "verify", run.Kind)
+	resp, _ = f.do("POST", "/api/v1/backups/"+f.backup+"/verify", admin, `{"level":"deep"}`)
+	assert.Equal(t, 400, resp.StatusCode)
+
+	for kind, want := range map[string]int{"restore": 1, "verify": 1, "backup": 1} {
+		resp, body = f.do("GET", "/api/v1/runs?kind="+kind, admin, "")
+		require.Equal(t, 200, resp.StatusCode, body)
+		assert.Len(t, decode[runPage](t, body).Runs, want, kind)
+	}
+	entries, err := f.rt.Store.ListAudit(t.Context(), store.AuditFilter{Target: f.backup})
+	require.NoError(t, err)
+	require.Len(t, entries, 2)
+	assert.Equal(t, "backup.verify", entries[0].Action)
+	assert.Equal(t, "operator-token", entries[0].Actor)
+	assert.Equal(t, "backup.restore", entries[1].Action)
+	assert.Contains(t, string(entries[1].Details), target)
 }

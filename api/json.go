@@ -15,6 +15,7 @@ import (
 type runJSON struct {
 	ID           string     `json:"id"`
 	Job          string     `json:"job"`
+	Kind         string     `json:"kind"`
 	ScheduleID   string     `json:"schedule_id,omitempty"`
 	Slot         *time.Time `json:"slot,omitempty"`
 	Trigger      string     `json:"trigger"`
@@ -38,7 +39,7 @@ func ptime(t time.Time) *time.Time {
 }
 
 func toRun(r store.Run) runJSON {
-	return runJSON{ID: r.ID, Job: r.Job, ScheduleID: r.ScheduleID, Slot: ptime(r.Slot), Trigger: string(r.Trigger),
+	return runJSON{ID: r.ID, Job: r.Job, Kind: string(r.Kind), ScheduleID: r.ScheduleID, Slot: ptime(r.Slot), Trigger: string(r.Trigger),
 		TriggeredBy: r.TriggeredBy, Status: string(r.Status), Reason: r.Reason, Attempt: r.Attempt,
 		StartedAt: ptime(r.StartedAt), FinishedAt: ptime(r.FinishedAt), BytesRead: r.BytesRead,
 		BytesWritten: r.BytesWritten, BackupID: r.BackupID}

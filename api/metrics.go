@@ -137,7 +137,7 @@ func (m *Metrics) LoadLastSuccess(ctx context.Context, jobs []string) {
 		return
 	}
 	for _, j := range jobs {
-		runs, err := m.st.ListRuns(ctx, store.RunFilter{Job: j, Status: store.RunSucceeded, Limit: 1})
+		runs, err := m.st.ListRuns(ctx, store.RunFilter{Job: j, Status: store.RunSucceeded, Kind: store.RunKindBackup, Limit: 1})
 		if err == nil && len(runs) > 0 {
 			t := runs[0].FinishedAt
 			if t.IsZero() {

@@ -21,6 +21,7 @@ var runStatuses = []string{string(store.RunRunning), string(store.RunSucceeded),
 // runFilter reads the runs listing's query parameters.
 func runFilter(q *query) (store.RunFilter, string) {
 	f := store.RunFilter{Job: q.str("job"), ScheduleID: q.str("schedule_id"), Status: store.RunStatus(q.oneOf("status", runStatuses...)),
+		Kind:  store.RunKind(q.oneOf("kind", string(store.RunKindBackup), string(store.RunKindRestore), string(store.RunKindVerify))),
 		Since: q.time("since"), Until: q.time("until"), Cursor: q.str("cursor"), Limit: q.int("limit", 100, 1, 1000)}
 	return f, q.oneOf("format", "json", "csv")
 }
@@ -55,7 +56,7 @@ func (a *API) listRuns(w http.ResponseWriter, r *http.Request, _ Caller) {
 }
 
 // runsCSVHeader is the first line of the runs listing as CSV.
-var runsCSVHeader = []string{"id", "job", "schedule_id", "slot", "trigger", "triggered_by", "status", "reason", "attempt",
+var runsCSVHeader = []string{"id", "job", "kind", "schedule_id", "slot", "trigger", "triggered_by", "status", "reason", "attempt",
 	"started_at", "finished_at", "duration_seconds", "bytes_read", "bytes_written", "backup_id"}
 
 // writeRunsCSV writes a page of runs as CSV; the next page's cursor goes
@@ -79,7 +80,7 @@ func writeRunsCSV(w http.ResponseWriter, page store.RunPage) {
 		if !r.FinishedAt.IsZero() && !r.StartedAt.IsZero() {
 			dur = strconv.FormatFloat(r.FinishedAt.Sub(r.StartedAt).Seconds(), 'f', 3, 64)
 		}
-		_ = cw.Write([]string{r.ID, r.Job, r.ScheduleID, tf(r.Slot), string(r.Trigger), csvSafe(r.TriggeredBy), string(r.Status),
+		_ = cw.Write([]string{r.ID, r.Job, string(r.Kind), r.ScheduleID, tf(r.Slot), string(r.Trigger), csvSafe(r.TriggeredBy), string(r.Status),
 			csvSafe(r.Reason), strconv.Itoa(r.Attempt), tf(r.StartedAt), tf(r.FinishedAt), dur,
 			strconv.FormatInt(r.BytesRead, 10), strconv.FormatInt(r.BytesWritten, 10), r.BackupID})
 	}

@@ -322,7 +322,7 @@ func (a *API) listJobs(w http.ResponseWriter, r *http.Request, _ Caller) {
 			}
 		}
 		jj.Paused, jj.NextRun = allPaused, ptime(next)
-		if runs, err := a.o.Store.ListRuns(r.Context(), store.RunFilter{Job: j.Job.Name, Limit: 1}); err == nil && len(runs) > 0 {
+		if runs, err := a.o.Store.ListRuns(r.Context(), store.RunFilter{Job: j.Job.Name, Kind: store.RunKindBackup, Limit: 1}); err == nil && len(runs) > 0 {
 			lr := toRun(runs[0])
 			jj.LastRun = &lr
 		}
