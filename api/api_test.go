@@ -125,8 +125,15 @@ func TestRunsPagesAndCSV(t *testing.T) {
 		path = "/api/v1/runs?job=app&limit=2&cursor=" + page.Next
 	}
 	assert.Len(t, seen, 5)
+	resp, body := f.do("GET", "/api/v1/stats?job=app", v, "")
+	require.Equal(t, 200, resp.StatusCode, body)
+	st := decode[statsJSON](t, body)
+	assert.Equal(t, int64(5), st.Total)
+	assert.Equal(t, int64(5), st.Succeeded)
+	assert.InDelta(t, 1.0, st.SuccessRate, 1e-9)
+	assert.Greater(t, st.BytesWritten, int64(0))
 
-	resp, body := f.do("GET", "/api/v1/runs?job=app&limit=3&format=csv", v, "")
+	resp, body = f.do("GET", "/api/v1/runs?job=app&limit=3&format=csv", v, "")
 	require.Equal(t, 200, resp.StatusCode)
 	assert.Equal(t, "text/csv; charset=utf-8", resp.Header.Get("Content-Type"))
 	assert.NotEmpty(t, resp.Header.Get("X-Next-Cursor"))
