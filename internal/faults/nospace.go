@@ -62,11 +62,7 @@ func (d *NoSpaceDestination) Put(ctx context.Context, key string, r io.Reader, o
 	if d.puts.Add(1) <= d.Skip {
 		return d.Destination.Put(ctx, key, r, opts)
 	}
-	obj, err := d.Destination.Put(ctx, key, &noSpaceReader{r: r, left: d.Limit}, opts)
-	if err != nil {
-		return obj, err
-	}
-	return obj, nil
+	return d.Destination.Put(ctx, key, &noSpaceReader{r: r, left: d.Limit}, opts)
 }
 
 // Cleanup passes to the inner destination when it is a destination.Cleaner.
