@@ -7,7 +7,7 @@
 //     429/500/503, trickle, or run out of space;
 //   - source_test.go: a table dropped, credentials revoked and the server's
 //     connection cut mid-dump (MariaDB), a collection growing while dumped
-//     (FerretDB);
+//     (FerretDB); restart_test.go: a throwaway MariaDB restarted mid-dump;
 //   - store_test.go: three scheduler replicas on PostgreSQL behind a proxy
 //     that is cut and restored;
 //   - load_test.go: 500 jobs on a one-minute schedule on a fake clock.
