@@ -47,6 +47,8 @@ type Control struct {
 	order   []string
 	entries map[string]entryState // by entry ID
 	warned  map[string]bool       // stored schedules skipped (job not configured), by ID
+
+	waitMu  sync.Mutex // guards waiters; never held while calling the scheduler
 	waiters []*waiter
 
 	runCtx    context.Context
@@ -253,8 +255,10 @@ func (c *Control) OnEvent(ev schedule.Event) {
 	if (ev.Type != schedule.EventClaimed && ev.Type != schedule.EventSkipped) || !ev.Slot.IsZero() || ev.Attempt > 1 {
 		return // not the first claim of a manual run (a slot, or a retry)
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	// The scheduler may call this holding its own lock: take only waitMu,
+	// which is never held while calling the scheduler.
+	c.waitMu.Lock()
+	defer c.waitMu.Unlock()
 	for i, w := range c.waiters {
 		if w.entryID == ev.ScheduleID && w.by == ev.TriggeredBy {
 			w.ch <- ev // buffered, one send per waiter
@@ -317,13 +321,15 @@ func (c *Control) RunSchedule(ctx context.Context, name, who string) (string, er
 // runScheduled asks the scheduler to run entry id now and waits for the
 // claim (c.mu held; it unlocks).
 func (c *Control) runScheduled(ctx context.Context, id, who string) (string, error) {
-	w := &waiter{entryID: id, by: who, ch: make(chan schedule.Event, 1)}
-	c.waiters = append(c.waiters, w)
 	sched := c.sched
 	c.mu.Unlock()
+	w := &waiter{entryID: id, by: who, ch: make(chan schedule.Event, 1)}
+	c.waitMu.Lock()
+	c.waiters = append(c.waiters, w)
+	c.waitMu.Unlock()
 	drop := func() {
-		c.mu.Lock()
-		defer c.mu.Unlock()
+		c.waitMu.Lock()
+		defer c.waitMu.Unlock()
 		if i := slices.Index(c.waiters, w); i >= 0 {
 			c.waiters = slices.Delete(c.waiters, i, i+1)
 		}
