@@ -513,8 +513,8 @@ func TestUnprivileged(t *testing.T) {
 	assert.Equal(t, int64(2), info.Items[0].Count)
 }
 
-// TestTruncatedLeavesNoTrace: a truncated dump fails before anything is
-// written, and the target database is not created.
+// TestTruncatedLeavesNoTrace: a truncated dump fails, the target database
+// is not created and no scratch database is left.
 func TestTruncatedLeavesNoTrace(t *testing.T) {
 	h := newHarness(t)
 	h.Seed(t, 0)
@@ -528,6 +528,7 @@ func TestTruncatedLeavesNoTrace(t *testing.T) {
 		var n int
 		require.NoError(t, h.s.admin.QueryRow("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?", target).Scan(&n))
 		assert.Zero(t, n, "a failed restore created the target")
+		assert.Zero(t, h.s.scratchLeft(t, target), "a failed restore left a scratch database")
 	}
 	// A changed byte is caught by the checksum.
 	bad := bytes.Clone(dump.Bytes())

@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	gomysql "github.com/go-sql-driver/mysql"
 
@@ -627,7 +628,7 @@ func (rs *restoreRun) database(ctx context.Context, label, cs, coll string) erro
 	}
 	var b [4]byte
 	_, _ = rand.Read(b[:])
-	t.scratch = ScratchPrefix + hex.EncodeToString(b[:]) + "_" + dest[:min(len(dest), 64-len(ScratchPrefix)-9)]
+	t.scratch = ScratchPrefix + hex.EncodeToString(b[:]) + "_" + cutRunes(dest, 64-len(ScratchPrefix)-9)
 	q := "CREATE DATABASE " + quoteIdent(t.scratch)
 	if cs != "" {
 		q += " CHARACTER SET " + cs
@@ -640,6 +641,18 @@ func (rs *restoreRun) database(ctx context.Context, label, cs, coll string) erro
 		return rs.d.wrap(ctx, "restore: create scratch database", err)
 	}
 	return nil
+}
+
+// cutRunes returns the longest prefix of s of at most n bytes that ends at
+// a character boundary.
+func cutRunes(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 // refuseExisting fails when dest holds tables, views, routines or events
