@@ -43,12 +43,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return usageError{err}
 	}
-	if listen := os.Getenv(listenEnv); listen != "" {
-		if cfg.Server == nil {
-			cfg.Server = &config.Server{}
-		}
-		cfg.Server.Listen = listen
-	}
+	applyListenEnv(cfg)
 	srv := cfg.ServerSettings()
 	logger := newLogger(stderr, srv.LogFormat, cfg.SlogLevel())
 	rt, err := config.Open(ctx, cfg, &config.OpenOptions{Logger: logger})
@@ -60,6 +55,16 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 	return serve(ctx, rt, logger, serveOptions{ConfigPath: *path, Reload: hup})
+}
+
+// applyListenEnv sets cfg's server.listen from $BACKUPD_LISTEN, if set.
+func applyListenEnv(cfg *config.Config) {
+	if listen := os.Getenv(listenEnv); listen != "" {
+		if cfg.Server == nil {
+			cfg.Server = &config.Server{}
+		}
+		cfg.Server.Listen = listen
+	}
 }
 
 // newLogger returns a slog logger writing text or JSON to w.
@@ -251,6 +256,7 @@ func reload(ctx context.Context, rt *config.Runtime, path string, control *api.C
 		log.Error("reload failed: keeping the running configuration", "err", err)
 		return
 	}
+	applyListenEnv(cfg)
 	next, err := config.Open(ctx, cfg, &config.OpenOptions{Logger: log})
 	if err != nil {
 		log.Error("reload failed: keeping the running configuration", "err", err)
