@@ -254,8 +254,10 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 		writeError(w, http.StatusBadRequest, "%s", err)
 	case errors.Is(err, store.ErrNotFound), errors.Is(err, ErrUnknownJob), errors.Is(err, schedule.ErrUnknownSchedule):
 		writeError(w, http.StatusNotFound, "%s", err)
-	case errors.Is(err, store.ErrConflict), errors.Is(err, schedule.ErrBusy):
+	case errors.Is(err, store.ErrConflict), errors.Is(err, schedule.ErrBusy), errors.Is(err, backup.ErrTargetHasData):
 		writeError(w, http.StatusConflict, "%s", err)
+	case errors.Is(err, backup.ErrIdentity):
+		writeError(w, http.StatusUnprocessableEntity, "%s (download it with ?raw=true and decrypt it with your age identity)", err)
 	case errors.Is(err, schedule.ErrStopped):
 		writeError(w, http.StatusServiceUnavailable, "%s", err)
 	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:

@@ -440,3 +440,22 @@ func TestRestoreAndVerifyRuns(t *testing.T) {
 	assert.Equal(t, "backup.restore", entries[1].Action)
 	assert.Contains(t, string(entries[1].Details), target)
 }
+
+// TestDownloadEncrypted: a backup encrypted to an age recipient downloads
+// as stored; decrypted, it needs an identity the daemon does not have: 422
+// saying how to get it.
+func TestDownloadEncrypted(t *testing.T) {
+	f := newFixture(t, true, "")
+	j, err := f.control.Job("sealed")
+	require.NoError(t, err)
+	res, err := f.rt.Engine.Run(t.Context(), j.Job, backup.RunOptions{})
+	require.NoError(t, err)
+	op := f.tokens[config.RoleOperator]
+	resp, body := f.do("GET", "/api/v1/backups/"+res.Backup.ID+"/download", op, "")
+	assert.Equal(t, 422, resp.StatusCode)
+	assert.Contains(t, decode[apiError](t, body).Error, "raw=true")
+	resp, body = f.do("GET", "/api/v1/backups/"+res.Backup.ID+"/download?raw=true", op, "")
+	require.Equal(t, 200, resp.StatusCode)
+	sum := sha256.Sum256([]byte(body))
+	assert.Equal(t, res.Backup.SHA256, hex.EncodeToString(sum[:]))
+}

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"filippo.io/age"
 	"github.com/stretchr/testify/require"
 
 	_ "github.com/backupkit/backupkit/all"
@@ -74,6 +75,11 @@ jobs:
   - name: manual
     source: dir:` + data + `
     destinations: [local]
+  - name: sealed
+    source: dir:` + data + `
+    destinations: [local]
+    encryption:
+      recipients: [` + recipient(t) + `]
 server:
   listen: 127.0.0.1:0
 ` + tok.String() + server
@@ -108,6 +114,13 @@ server:
 	f.srv = httptest.NewServer(f.api.Handler())
 	t.Cleanup(f.srv.Close)
 	return f
+}
+
+// recipient returns a new age recipient (its identity is thrown away).
+func recipient(t testing.TB) string {
+	id, err := age.GenerateX25519Identity()
+	require.NoError(t, err)
+	return id.Recipient().String()
 }
 
 func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
