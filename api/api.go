@@ -117,6 +117,8 @@ var endpoints = []Endpoint{
 	{"GET", "/api/v1/runs", viewer, (*API).listRuns},
 	{"GET", "/api/v1/runs/{id}", viewer, (*API).getRun},
 	{"GET", "/api/v1/runs/{id}/logs", viewer, (*API).runLogs},
+	{"POST", "/api/v1/runs/{id}/pause", operator, (*API).pauseRun},
+	{"POST", "/api/v1/runs/{id}/resume", operator, (*API).resumeRun},
 	{"GET", "/api/v1/runs/{id}/events", viewer, (*API).runEvents},
 	{"GET", "/api/v1/events", viewer, (*API).events},
 	{"GET", "/api/v1/backups", viewer, (*API).listBackups},
@@ -256,6 +258,8 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 		writeError(w, http.StatusNotFound, "%s", err)
 	case errors.Is(err, store.ErrConflict), errors.Is(err, schedule.ErrBusy), errors.Is(err, backup.ErrTargetHasData):
 		writeError(w, http.StatusConflict, "%s", err)
+	case errors.Is(err, backup.ErrRunNotFound):
+		writeError(w, http.StatusConflict, "%s (it ended, or another process runs it)", err)
 	case errors.Is(err, backup.ErrIdentity):
 		writeError(w, http.StatusUnprocessableEntity, "%s (download it with ?raw=true and decrypt it with your age identity)", err)
 	case errors.Is(err, schedule.ErrStopped):

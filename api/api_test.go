@@ -459,3 +459,44 @@ func TestDownloadEncrypted(t *testing.T) {
 	sum := sha256.Sum256([]byte(body))
 	assert.Equal(t, res.Backup.SHA256, hex.EncodeToString(sum[:]))
 }
+
+// TestPauseAndResumeRun: a running backup is held and let go over the API,
+// and both are audited.
+func TestPauseAndResumeRun(t *testing.T) {
+	f := newFixture(t, true, "")
+	big := make([]byte, 32<<20)
+	for i := range big {
+		big[i] = byte(i*7919 ^ i>>9)
+	}
+	require.NoError(t, os.WriteFile(filepath.Join(f.dir, "data", "big.bin"), big, 0o644))
+	op := f.tokens[config.RoleOperator]
+	resp, body := f.do("POST", "/api/v1/jobs/manual/run", op, "")
+	require.Equal(t, 202, resp.StatusCode, body)
+	id := decode[accepted](t, body).RunID
+	for {
+		resp, body = f.do("POST", "/api/v1/runs/"+id+"/pause", op, "")
+		if resp.StatusCode == 200 {
+			break
+		}
+		require.Equal(t, 409, resp.StatusCode, body)
+		run, err := f.rt.Store.GetRun(t.Context(), id)
+		require.NoError(t, err)
+		require.False(t, run.Status.Final(), "the run ended before it could be paused")
+		time.Sleep(time.Millisecond)
+	}
+	assert.Equal(t, "running", decode[runJSON](t, body).Status)
+	resp, body = f.do("POST", "/api/v1/runs/"+id+"/resume", op, "")
+	require.Equal(t, 200, resp.StatusCode, body)
+	assert.Equal(t, "succeeded", f.follow(id, op).Status)
+	_, body = f.do("GET", "/api/v1/runs/"+id+"/logs", op, "")
+	var msgs []string
+	for _, e := range decode[logPage](t, body).Entries {
+		msgs = append(msgs, e.Message)
+	}
+	assert.Contains(t, strings.Join(msgs, "\n"), "paused")
+	entries, err := f.rt.Store.ListAudit(t.Context(), store.AuditFilter{Target: id})
+	require.NoError(t, err)
+	require.Len(t, entries, 2)
+	assert.Equal(t, "run.resume", entries[0].Action)
+	assert.Equal(t, "run.pause", entries[1].Action)
+}

@@ -55,6 +55,8 @@ func authzCases() []authzCase {
 		{"GET", "/api/v1/runs/{id}", runPath(""), nil, 200},
 		{"GET", "/api/v1/runs/{id}/logs", runPath("/logs?after=0"), nil, 200},
 		{"GET", "/api/v1/runs/{id}/events", runPath("/events"), nil, 200},
+		{"POST", "/api/v1/runs/{id}/pause", runPath("/pause"), nil, 409},   // the run has ended
+		{"POST", "/api/v1/runs/{id}/resume", runPath("/resume"), nil, 409}, // the run has ended
 		{"GET", "/api/v1/events", fixed("/api/v1/events"), nil, 200},
 		{"GET", "/api/v1/backups", fixed("/api/v1/backups?job=app"), nil, 200},
 		{"GET", "/api/v1/backups/{id}", backupPath(""), nil, 200},

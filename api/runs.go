@@ -307,3 +307,39 @@ func (a *API) events(w http.ResponseWriter, r *http.Request, _ Caller) {
 		}
 	}
 }
+
+// pauseRun holds a running run's byte stream (backup.Engine.Pause): the
+// run must be running in this process; a pause longer than the engine's
+// maximum cancels it.
+func (a *API) pauseRun(w http.ResponseWriter, r *http.Request, c Caller) {
+	a.holdRun(w, r, c, true)
+}
+
+// resumeRun resumes a paused run.
+func (a *API) resumeRun(w http.ResponseWriter, r *http.Request, c Caller) {
+	a.holdRun(w, r, c, false)
+}
+
+func (a *API) holdRun(w http.ResponseWriter, r *http.Request, c Caller, pause bool) {
+	id := r.PathValue("id")
+	run, err := a.o.Store.GetRun(r.Context(), id)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	action, do := "run.resume", a.o.Engine.Resume
+	if pause {
+		action, do = "run.pause", a.o.Engine.Pause
+	}
+	if err := do(id, c.Name); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	a.record(r.Context(), c.Name, action, id, map[string]any{"job": run.Job})
+	run, err = a.o.Store.GetRun(r.Context(), id)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, toRun(run))
+}
