@@ -408,6 +408,7 @@ func (f *fixture) follow(id, token string) runJSON {
 // event stream follows to its end; the runs listing tells them by kind.
 func TestRestoreAndVerifyRuns(t *testing.T) {
 	f := newFixture(t, true, "")
+	defer f.rt.Engine.Subscribe(f.api.o.Metrics.EngineEvent)()
 	admin := f.tokens[config.RoleAdmin]
 	target := filepath.Join(f.dir, "restored")
 	resp, body := f.do("POST", "/api/v1/backups/"+f.backup+"/restore", admin, `{"target":"`+target+`"}`)
@@ -424,6 +425,11 @@ func TestRestoreAndVerifyRuns(t *testing.T) {
 	run = f.follow(decode[accepted](t, body).RunID, admin)
 	assert.Equal(t, "succeeded", run.Status, run.Reason)
 	assert.Equal(t, "verify", run.Kind)
+	require.Eventually(t, func() bool { // the events may come just after the runs end
+		_, text := f.do("GET", "/metrics", admin, "")
+		return strings.Contains(text, `backupkit_restores_total{job="app",outcome="succeeded"} 1`) &&
+			strings.Contains(text, `backupkit_verifications_total{job="app",outcome="succeeded"} 1`)
+	}, 10*time.Second, 10*time.Millisecond, "restores and verifications counted")
 	resp, _ = f.do("POST", "/api/v1/backups/"+f.backup+"/verify", admin, `{"level":"deep"}`)
 	assert.Equal(t, 400, resp.StatusCode)
 

@@ -24,6 +24,8 @@ type Metrics struct {
 	lastSuccess *prometheus.GaugeVec
 	written     *prometheus.CounterVec
 	lag         prometheus.Histogram
+	restores    *prometheus.CounterVec
+	verifies    *prometheus.CounterVec
 	st          store.Store
 }
 
@@ -54,8 +56,14 @@ func NewMetrics(st store.Store) *Metrics {
 			Name: "backupkit_scheduler_lag_seconds", Help: "Delay between a scheduled slot's nominal time and its run's start.",
 			Buckets: []float64{0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 300, 1800, 3600},
 		}),
+		restores: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "backupkit_restores_total", Help: "Finished restores by job and outcome (succeeded, failed).",
+		}, []string{"job", "outcome"}),
+		verifies: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "backupkit_verifications_total", Help: "Finished verifications by job and outcome (succeeded, failed).",
+		}, []string{"job", "outcome"}),
 	}
-	m.reg.MustRegister(m.runs, m.duration, m.size, m.lastSuccess, m.written, m.lag,
+	m.reg.MustRegister(m.runs, m.duration, m.size, m.lastSuccess, m.written, m.lag, m.restores, m.verifies,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -80,6 +88,12 @@ func (m *Metrics) EngineEvent(ev notify.Event) {
 		status = store.RunCanceled
 	case notify.RunInterrupted:
 		status = store.RunInterrupted
+	case notify.RestoreSucceeded, notify.RestoreFailed:
+		m.restores.WithLabelValues(ev.Job, outcome(ev.Type == notify.RestoreSucceeded)).Inc()
+		return
+	case notify.VerifySucceeded, notify.VerifyFailed:
+		m.verifies.WithLabelValues(ev.Job, outcome(ev.Type == notify.VerifySucceeded)).Inc()
+		return
 	default:
 		return
 	}
@@ -107,6 +121,14 @@ func (m *Metrics) EngineEvent(ev notify.Event) {
 	if m.st != nil {
 		go m.countCopies(ev.BackupID)
 	}
+}
+
+// outcome is the outcome label of a restore or verification.
+func outcome(ok bool) string {
+	if ok {
+		return "succeeded"
+	}
+	return "failed"
 }
 
 // countCopies adds the backup's copies' sizes to their destinations.
