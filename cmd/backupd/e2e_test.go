@@ -7,7 +7,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"io/fs"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -355,7 +357,31 @@ func TestQuickstartAsANewcomerRunsIt(t *testing.T) {
 	go func() { done <- cmd.Wait() }()
 	t.Cleanup(func() { _ = cmd.Process.Kill() })
 
+	// The dashboard answers at the address serve prints.
+	listening := regexp.MustCompile(`msg="backupd listening" url=(\S+)`)
+	var dashboard string
 	deadline := time.Now().Add(75 * time.Second)
+	for dashboard == "" {
+		if m := listening.FindStringSubmatch(logs.String()); m != nil {
+			dashboard = m[1]
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve never printed its address; it said:\n%s", logs.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	page := func() string {
+		resp, err := http.Get(dashboard)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, resp.StatusCode, string(body))
+		return string(body)
+	}
+	require.Contains(t, page(), "quickstart")
+
 	for {
 		r := backupd(t, dir, "list", "--config", "backupd.yaml")
 		if strings.Contains(r.stdout, "quickstart") {
@@ -365,6 +391,14 @@ func TestQuickstartAsANewcomerRunsIt(t *testing.T) {
 			t.Fatalf("no backup within 75 s; serve said:\n%s", logs.String())
 		}
 		time.Sleep(500 * time.Millisecond)
+	}
+	// The first backup shows on the dashboard as a succeeded run (the run's
+	// final status may be stored a moment after the catalog entry).
+	for !strings.Contains(page(), "succeeded") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the dashboard never showed a succeeded run; serve said:\n%s", logs.String())
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
 	require.NoError(t, <-done, logs.String())
