@@ -6,14 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os/exec"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/backupkit/backupkit/internal/testenv"
 	"github.com/backupkit/backupkit/source"
 	"github.com/backupkit/backupkit/source/mysql"
 )
@@ -318,14 +316,7 @@ func contextCancelAt(t *testing.T) (context.Context, context.CancelFunc) {
 // TestMultiDatabaseMysqldump: the mysqldump engine dumps several databases
 // with --databases, and Restore maps them like its own dumps.
 func TestMultiDatabaseMysqldump(t *testing.T) {
-	if _, err := exec.LookPath("mysqldump"); err != nil {
-		if _, err := exec.LookPath("mariadb-dump"); err != nil {
-			if testenv.Required() {
-				t.Fatal("mysqldump is not installed")
-			}
-			t.Skip("mysqldump is not installed")
-		}
-	}
+	needMysqldump(t)
 	s := newServer(t)
 	a, b := twoDatabases(t, s)
 	o := s.opts("")

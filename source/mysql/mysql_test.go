@@ -746,14 +746,7 @@ func canonicalMysqldump(t testing.TB, snap []byte) any {
 // TestConformanceMysqldump runs the suite with the engine that runs
 // mysqldump; Restore loads its output.
 func TestConformanceMysqldump(t *testing.T) {
-	if _, err := exec.LookPath("mysqldump"); err != nil {
-		if _, err := exec.LookPath("mariadb-dump"); err != nil {
-			if testenv.Required() {
-				t.Fatal("mysqldump is not installed")
-			}
-			t.Skip("mysqldump is not installed")
-		}
-	}
+	needMysqldump(t)
 	h := newHarness(t)
 	base := h.opts
 	h.opts = func(db string) mysql.Options {
@@ -783,4 +776,18 @@ func TestMysqldumpMissing(t *testing.T) {
 	require.ErrorContains(t, err, "not found")
 	_, err = mysql.New(mysql.Options{Database: "db", Engine: "bogus"})
 	require.Error(t, err)
+}
+
+// needMysqldump skips t (fails it under scripts/test-all) when neither
+// mysqldump nor mariadb-dump is installed.
+func needMysqldump(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("mysqldump"); err != nil {
+		if _, err := exec.LookPath("mariadb-dump"); err != nil {
+			if testenv.Required() {
+				t.Fatal("mysqldump is not installed")
+			}
+			t.Skip("mysqldump is not installed")
+		}
+	}
 }
