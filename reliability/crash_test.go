@@ -183,7 +183,7 @@ func crashLoop(t *testing.T, s *crashSetup) {
 		left := s.leftovers()
 
 		// Before any restart: nothing half-written is listed.
-		checkCatalog(t, st, dests)
+		checkCatalogOrphans(t, st, dests, true)
 
 		after, err := st.ListRuns(context.Background(), store.RunFilter{Limit: 1000})
 		require.NoError(t, err)
@@ -208,7 +208,7 @@ func crashLoop(t *testing.T, s *crashSetup) {
 		serveUntilScheduledSuccess(t, s, st)
 
 		assert.Empty(t, s.leftovers(), "kill %d: leftovers after the restart", i+1)
-		checkCatalog(t, st, dests)
+		checkCatalogOrphans(t, st, dests, true)
 		if killed != nil {
 			r, err := st.GetRun(context.Background(), killed.ID)
 			require.NoError(t, err)
