@@ -582,25 +582,10 @@ func (c *checkingReader) read(p []byte) (int, error) {
 // with BytesRead the artifact bytes read so far and BytesWritten the bytes
 // fed to a Restorer, until stop is called.
 func (e *Engine) progress(ctx context.Context, job string, run *store.Run, counts *streamCounts) (stop func()) {
-	done := make(chan struct{})
-	finished := make(chan struct{})
-	go func() {
-		defer close(finished)
-		t := time.NewTicker(e.opts.ProgressInterval)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				elapsed := e.opts.Now().Sub(run.StartedAt)
-				n := counts.read.Load()
-				e.publish(notify.Event{Type: notify.RunProgress, Time: e.opts.Now().UTC(), Job: job, RunID: run.ID,
-					BackupID: run.BackupID, BytesRead: n, BytesWritten: counts.fed.Load(), Elapsed: elapsed, Rate: rate(n, elapsed)})
-			}
-		}
-	}()
-	return func() { close(done); <-finished }
+	return e.every(ctx, func() {
+		elapsed := e.opts.Now().Sub(run.StartedAt)
+		n := counts.read.Load()
+		e.publish(notify.Event{Type: notify.RunProgress, Time: e.opts.Now().UTC(), Job: job, RunID: run.ID,
+			BackupID: run.BackupID, BytesRead: n, BytesWritten: counts.fed.Load(), Elapsed: elapsed, Rate: rate(n, elapsed)})
+	})
 }

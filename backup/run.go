@@ -380,6 +380,19 @@ func (x *execution) putManifest(ctx context.Context, d destination.Destination, 
 
 // reportProgress publishes progress events until the returned stop is called.
 func (e *Engine) reportProgress(ctx context.Context, x *execution) (stop func()) {
+	return e.every(ctx, func() {
+		elapsed := e.opts.Now().Sub(x.run.StartedAt)
+		read := x.bytesRead.Load()
+		e.publish(notify.Event{
+			Type: notify.RunProgress, Time: e.opts.Now().UTC(), Job: x.job.Name, RunID: x.run.ID,
+			BytesRead: read, BytesWritten: x.bytesWritten.Load(), Elapsed: elapsed, Rate: rate(read, elapsed),
+		})
+	})
+}
+
+// every calls fn every Options.ProgressInterval until ctx ends or the
+// returned stop is called; stop returns once fn is no longer running.
+func (e *Engine) every(ctx context.Context, fn func()) (stop func()) {
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() {
@@ -392,12 +405,7 @@ func (e *Engine) reportProgress(ctx context.Context, x *execution) (stop func())
 			case <-ctx.Done():
 				return
 			case <-t.C:
-				elapsed := e.opts.Now().Sub(x.run.StartedAt)
-				read := x.bytesRead.Load()
-				e.publish(notify.Event{
-					Type: notify.RunProgress, Time: e.opts.Now().UTC(), Job: x.job.Name, RunID: x.run.ID,
-					BytesRead: read, BytesWritten: x.bytesWritten.Load(), Elapsed: elapsed, Rate: rate(read, elapsed),
-				})
+				fn()
 			}
 		}
 	})
