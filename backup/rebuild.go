@@ -17,6 +17,11 @@ import (
 type RebuildOptions struct {
 	// DryRun reports what would change without writing to the store.
 	DryRun bool
+	// RunIDs, when not empty, restricts the rebuild to the backups of those
+	// runs (the manifest's run_id, the catalog entry's RunID): other
+	// manifests and catalog entries are left alone and orphans are not
+	// reported. Runtime.Recover uses it for the runs it marks interrupted.
+	RunIDs []string
 }
 
 // RebuildReport says what RebuildCatalog found.
@@ -30,6 +35,10 @@ type RebuildReport struct {
 	Orphans []string `json:"orphans"`
 	// Unchanged counts catalog entries that matched.
 	Unchanged int `json:"unchanged"`
+	// Runs maps, with RebuildOptions.RunIDs, each of those runs that has a
+	// backup on a destination (added, or already cataloged) to its backup
+	// ID; nil without RunIDs.
+	Runs map[string]string `json:"runs,omitempty"`
 }
 
 // found is one copy found on a destination through its manifest.
@@ -57,6 +66,14 @@ type found struct {
 func (e *Engine) RebuildCatalog(ctx context.Context, jobs []*Job, opts RebuildOptions) (RebuildReport, error) {
 	rep := RebuildReport{Added: []string{}, CopiesAdded: []string{}, CopiesMissing: []string{}, Orphans: []string{}}
 	now := e.opts.Now().UTC()
+	var runs map[string]bool // nil: every run
+	if len(opts.RunIDs) > 0 {
+		runs = map[string]bool{}
+		for _, id := range opts.RunIDs {
+			runs[id] = true
+		}
+		rep.Runs = map[string]string{}
+	}
 	for _, job := range jobs {
 		byBackup := map[string][]found{}
 		scanned := map[string]bool{}
@@ -66,9 +83,13 @@ func (e *Engine) RebuildCatalog(ctx context.Context, jobs []*Job, opts RebuildOp
 				return rep, fmt.Errorf("catalog rebuild: job %s: destination %s: %w", job.Name, t.Name, err)
 			}
 			scanned[t.Name] = true
-			rep.Orphans = append(rep.Orphans, orphans...)
+			if runs == nil {
+				rep.Orphans = append(rep.Orphans, orphans...)
+			}
 			for _, f := range fs {
-				byBackup[f.m.BackupID] = append(byBackup[f.m.BackupID], f)
+				if runs == nil || runs[f.m.RunID] {
+					byBackup[f.m.BackupID] = append(byBackup[f.m.BackupID], f)
+				}
 			}
 		}
 		// Backups the catalog has: reconcile.
@@ -77,7 +98,13 @@ func (e *Engine) RebuildCatalog(ctx context.Context, jobs []*Job, opts RebuildOp
 			return rep, fmt.Errorf("catalog rebuild: job %s: %w", job.Name, err)
 		}
 		for _, b := range cataloged {
+			if runs != nil && !runs[b.RunID] {
+				continue
+			}
 			fs := byBackup[b.ID]
+			if runs != nil && len(fs) > 0 {
+				rep.Runs[b.RunID] = b.ID
+			}
 			delete(byBackup, b.ID)
 			changed := false
 			for _, c := range b.Copies {
@@ -131,6 +158,9 @@ func (e *Engine) RebuildCatalog(ctx context.Context, jobs []*Job, opts RebuildOp
 				continue
 			}
 			rep.Added = append(rep.Added, id)
+			if runs != nil {
+				rep.Runs[b.RunID] = id
+			}
 			if !opts.DryRun {
 				if err := e.store.AddBackup(ctx, b); err != nil {
 					return rep, fmt.Errorf("catalog rebuild: add backup %s: %w", id, err)

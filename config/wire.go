@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -201,10 +202,23 @@ func (rt *Runtime) Job(name string) (*ScheduledJob, error) {
 
 // Recover cleans up after processes that died: it removes the leftovers of
 // interrupted writes on every destination that can tell them apart
-// (destination.Cleaner), and marks as interrupted the runs whose lease expired
-// and the runs of this host whose process is gone, telling the notifiers
+// (destination.Cleaner), and marks as interrupted the runs of this host whose
+// process is gone and the runs whose lease expired, telling the notifiers
 // (notify.RunInterrupted). Call it when a daemon starts; it is safe while
 // other processes run backups.
+//
+// A backup run killed after writing its manifests but before cataloging its
+// backup leaves a complete backup nothing lists. For the backup runs it marks
+// interrupted, Recover rebuilds the catalog from the manifests of those runs
+// only (backup.RebuildOptions.RunIDs, on their jobs' destinations): such a
+// backup is cataloged (complete when every destination of the job holds a
+// copy, else partial; see docs/restore.md). A run of a dead local process
+// also gets the backup's ID (BackupID) and a Reason saying it was recovered;
+// a run interrupted because its lease expired is already final in the store
+// (UpdateRun is fenced), so only the log and the notification say so. The
+// run stays interrupted: its process died before finishing its work
+// (cataloging, retention, the success notification); the backup's status
+// tells how many copies exist. Nothing is deleted.
 func (rt *Runtime) Recover(ctx context.Context) error {
 	var errs []error
 	for name, d := range rt.Destinations {
@@ -220,31 +234,87 @@ func (rt *Runtime) Recover(ctx context.Context) error {
 			rt.Logger.Info("removed leftovers of interrupted writes", "destination", name, "count", n)
 		}
 	}
-	expired, err := rt.Store.InterruptExpired(ctx)
-	if err != nil {
-		errs = append(errs, fmt.Errorf("store: interrupt expired runs: %w", err))
-	}
-	for _, r := range expired {
-		rt.Logger.Warn("run interrupted: its lease expired", "job", r.Job, "run", r.ID, "owner", r.Owner)
-		rt.notifyInterrupted(r)
-	}
+	// Runs of dead local processes first, while they are still running in
+	// the store, so that their record can take the recovered backup.
 	running, err := rt.Store.ListRuns(ctx, store.RunFilter{Status: store.RunRunning, Limit: 1000})
 	if err != nil {
 		errs = append(errs, fmt.Errorf("store: list running runs: %w", err))
 	}
+	var dead []store.Run
 	for _, r := range running {
-		if !deadLocalOwner(r.Owner) {
-			continue
+		if deadLocalOwner(r.Owner) {
+			r.Status, r.Reason, r.FinishedAt = store.RunInterrupted, "its process ("+r.Owner+") is gone", time.Now().UTC()
+			dead = append(dead, r)
 		}
-		r.Status, r.Reason, r.FinishedAt = store.RunInterrupted, "its process ("+r.Owner+") is gone", time.Now().UTC()
+	}
+	recovered := rt.recoverBackups(ctx, dead)
+	for _, r := range dead {
+		if id := recovered[r.ID]; id != "" {
+			r.BackupID, r.Reason = id, r.Reason+"; "+recoveredReason(id)
+		}
 		if err := rt.Store.UpdateRun(ctx, &r); err != nil {
 			errs = append(errs, fmt.Errorf("store: mark run %s interrupted: %w", r.ID, err))
 			continue
 		}
-		rt.Logger.Warn("run interrupted: its process is gone", "job", r.Job, "run", r.ID, "owner", r.Owner)
+		rt.Logger.Warn("run interrupted: its process is gone", "job", r.Job, "run", r.ID, "owner", r.Owner, "recovered_backup", r.BackupID)
+		rt.notifyInterrupted(r)
+	}
+	expired, err := rt.Store.InterruptExpired(ctx)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("store: interrupt expired runs: %w", err))
+	}
+	recovered = rt.recoverBackups(ctx, expired)
+	for _, r := range expired {
+		if r.Reason == "" {
+			r.Reason = "its lease expired (owner " + r.Owner + ")"
+		}
+		if id := recovered[r.ID]; id != "" {
+			r.Reason += "; " + recoveredReason(id)
+		}
+		rt.Logger.Warn("run interrupted: its lease expired", "job", r.Job, "run", r.ID, "owner", r.Owner, "recovered_backup", recovered[r.ID])
 		rt.notifyInterrupted(r)
 	}
 	return errors.Join(errs...)
+}
+
+// recoveredReason is what an interrupted run's Reason adds about its
+// recovered backup.
+func recoveredReason(backupID string) string {
+	return "its backup " + backupID + " was found on the destinations and is cataloged (recovered from its manifests)"
+}
+
+// recoverBackups catalogs the backups the given interrupted backup runs left
+// on their jobs' destinations (see Recover) and returns their IDs by run ID.
+// A failure (a destination unreachable) is logged, not returned: it must not
+// keep a daemon from starting, and `backupd catalog rebuild` can do it later.
+func (rt *Runtime) recoverBackups(ctx context.Context, runs []store.Run) map[string]string {
+	var ids []string
+	var jobs []*backup.Job
+	for _, r := range runs {
+		if (r.Kind != store.RunKindBackup && r.Kind != "") || r.BackupID != "" {
+			continue
+		}
+		j, err := rt.Job(r.Job)
+		if err != nil {
+			continue // a job no longer configured: nowhere to look
+		}
+		ids = append(ids, r.ID)
+		if !slices.Contains(jobs, j.Job) {
+			jobs = append(jobs, j.Job)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	rep, err := rt.Engine.RebuildCatalog(ctx, jobs, backup.RebuildOptions{RunIDs: ids})
+	if err != nil {
+		rt.Logger.Error("could not look for the backups of interrupted runs; run `backupd catalog rebuild` later",
+			"runs", strings.Join(ids, ","), "error", err)
+	}
+	for run, id := range rep.Runs {
+		rt.Logger.Warn("found the backup of an interrupted run on its destinations; it is cataloged", "run", run, "backup", id)
+	}
+	return rep.Runs
 }
 
 // notifyInterrupted sends notify.RunInterrupted for r to the notifiers.

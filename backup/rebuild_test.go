@@ -1,0 +1,43 @@
+package backup_test
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/backupkit/backupkit/backup"
+	"github.com/backupkit/backupkit/store"
+)
+
+// RebuildOptions.RunIDs limits a rebuild to the backups of those runs: the
+// others stay uncataloged, orphans are not reported, and Runs maps each run
+// to its backup.
+func TestRebuildCatalogOfGivenRuns(t *testing.T) {
+	disk, other := localTarget(t, "disk"), localTarget(t, "other")
+	r := newRig(t, nil, disk, other)
+	a, b, kept := r.backup(t), r.backup(t), r.backup(t)
+	for _, x := range []*store.Backup{a, b} {
+		require.NoError(t, r.st.DeleteBackup(t.Context(), x.ID))
+	}
+	rep, err := r.eng.RebuildCatalog(t.Context(), []*backup.Job{r.job}, backup.RebuildOptions{RunIDs: []string{a.RunID, kept.RunID, "no-such-run"}})
+	require.NoError(t, err)
+	assert.Equal(t, []string{a.ID}, rep.Added)
+	assert.Equal(t, map[string]string{a.RunID: a.ID, kept.RunID: kept.ID}, rep.Runs)
+	assert.Equal(t, 1, rep.Unchanged, "only the cataloged backup of a given run is looked at")
+	assert.Empty(t, rep.Orphans, "b's copies are not orphans, and orphans are not reported")
+
+	got := mustBackup(t, r.st, a.ID)
+	assert.Equal(t, store.BackupComplete, got.Status)
+	assert.Equal(t, a.RunID, got.RunID)
+	assert.Equal(t, a.SHA256, got.SHA256)
+	assert.Len(t, got.Copies, 2)
+	_, err = r.st.GetBackup(t.Context(), b.ID)
+	require.ErrorIs(t, err, store.ErrNotFound, "a run not named stays uncataloged")
+
+	// Without RunIDs, Runs is nil and b comes back.
+	rep, err = r.eng.RebuildCatalog(t.Context(), []*backup.Job{r.job}, backup.RebuildOptions{})
+	require.NoError(t, err)
+	assert.Nil(t, rep.Runs)
+	assert.Equal(t, []string{b.ID}, rep.Added)
+}
