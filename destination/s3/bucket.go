@@ -82,6 +82,14 @@ type Options struct {
 	// Cleanup aborts it; default 24 hours. See Bucket.Cleanup.
 	CleanupAge time.Duration
 
+	// StallTimeout fails a request on which nothing has moved for this long
+	// (no byte of the request taken by the connection, no answer, no byte
+	// of the answer while it is read); the SDK then retries it like a
+	// timeout. A slow transfer that still moves is never cut, however long
+	// it takes. Zero means DefaultStallTimeout (one minute); negative turns
+	// the check off.
+	StallTimeout time.Duration
+
 	// HTTPClient sends the requests; nil means the SDK's default.
 	HTTPClient *http.Client
 	// SkipBucketCheck makes New skip the HeadBucket request that checks,
@@ -208,6 +216,13 @@ func New(ctx context.Context, opts Options) (*Bucket, error) {
 	if err != nil {
 		return nil, fmt.Errorf("s3: %w", err)
 	}
+	idle := opts.StallTimeout
+	if idle == 0 {
+		idle = DefaultStallTimeout
+	}
+	client = s3.New(client.Options(), func(o *s3.Options) {
+		o.HTTPClient = &guardClient{next: o.HTTPClient, idle: idle}
+	})
 	up.Client = client
 	b := &Bucket{client: client, bucket: opts.Bucket, prefix: prefix, up: up, cleanupAge: opts.CleanupAge}
 	if b.cleanupAge == 0 {
@@ -294,7 +309,10 @@ func (b *Bucket) checkKey(key string) error {
 // flight. Either becomes visible only when whole. If anything fails (r, ctx,
 // a part, a size that differs from opts.Size), the multipart upload is
 // aborted, so no parts are left behind, and an object previously stored
-// under key is left as it was. Errors from r are wrapped, not replaced. The
+// under key is left as it was. A Put whose CreateMultipartUpload was
+// retried, or that failed, also aborts the incomplete uploads of its key
+// that no Put of this process runs (see abortStrays). Errors from r are
+// wrapped, not replaced. The
 // returned Object's ModTime is the local time the Put completed; Stat and
 // List report S3's Last-Modified.
 func (b *Bucket) Put(ctx context.Context, key string, r io.Reader, opts *destination.PutOptions) (destination.Object, error) {
@@ -307,7 +325,14 @@ func (b *Bucket) Put(ctx context.Context, key string, r io.Reader, opts *destina
 		in.ContentType = opts.ContentType
 		in.Metadata = opts.Metadata
 	}
-	n, err := b.up.Upload(ctx, in, r)
+	trace := &putTrace{}
+	n, err := b.up.Upload(context.WithValue(ctx, putTraceKey{}, trace), in, r)
+	if c := trace.creates.Load(); c > 1 || (c == 1 && err != nil) {
+		// The answer to a CreateMultipartUpload may have been lost and the
+		// request retried: the uploads whose IDs this Put never learned
+		// would be left until Cleanup.
+		b.abortStrays(ctx, in.Key)
+	}
 	if err != nil {
 		var re *s3util.ReaderError
 		if errors.As(err, &re) || errors.Is(err, s3util.ErrSizeMismatch) || ctx.Err() != nil {
@@ -316,6 +341,29 @@ func (b *Bucket) Put(ctx context.Context, key string, r io.Reader, opts *destina
 		return destination.Object{}, b.wrap("put", key, err)
 	}
 	return destination.Object{Key: key, Size: n, ModTime: time.Now()}, nil
+}
+
+// abortStrays aborts the incomplete multipart uploads of exactly fullKey
+// that no Put of this process is running: those of a Put whose
+// CreateMultipartUpload was retried. Best effort, with its own one-minute
+// deadline: what it misses, Cleanup removes later.
+func (b *Bucket) abortStrays(ctx context.Context, fullKey string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
+	out, err := b.client.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{
+		Bucket: aws.String(b.bucket), Prefix: aws.String(fullKey),
+	})
+	if err != nil {
+		return // gofakes3 answers NoSuchUpload when there are none
+	}
+	for _, up := range out.Uploads {
+		if aws.ToString(up.Key) != fullKey || s3util.Live.Has(b.bucket, aws.ToString(up.UploadId)) {
+			continue
+		}
+		_, _ = b.client.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{
+			Bucket: aws.String(b.bucket), Key: up.Key, UploadId: up.UploadId,
+		})
+	}
 }
 
 // Open returns a streaming reader of the object; the caller closes it.
@@ -420,8 +468,9 @@ func (b *Bucket) Check(ctx context.Context) error {
 // that were initiated more than CleanupAge ago and that no Put of this
 // process is running. A Put in another process that has been running for
 // longer than CleanupAge would lose its upload, so CleanupAge must exceed
-// the longest backup. Put aborts its own upload when it fails, so only a
-// process that died mid-Put (or whose abort request failed) leaves any.
+// the longest backup. Put aborts its own upload when it fails, and those a
+// retried CreateMultipartUpload started, so only a process that died
+// mid-Put (or whose abort or listing failed) leaves any.
 // It returns the number of uploads aborted.
 func (b *Bucket) Cleanup(ctx context.Context) (int, error) {
 	cutoff := time.Now().Add(-b.cleanupAge)

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/stretchr/testify/assert"
@@ -19,7 +20,7 @@ import (
 func TestParseURL(t *testing.T) {
 	u, err := url.Parse("s3://my-bucket/backups/nightly/?region=eu-west-1&endpoint=http://127.0.0.1:9000&path_style=true" +
 		"&storage_class=STANDARD_IA&sse=aws:kms&sse_kms_key_id=k-1&access_key_id=AK&secret_access_key=SK" +
-		"&part_size=16MiB&concurrency=2&checksum=SHA256&tag=env:prod&tag=team:ops&cleanup_age=48h&max_attempts=3")
+		"&part_size=16MiB&concurrency=2&checksum=SHA256&tag=env:prod&tag=team:ops&cleanup_age=48h&max_attempts=3&stall_timeout=30s")
 	require.NoError(t, err)
 	o, err := s3dest.ParseURL(u)
 	require.NoError(t, err)
@@ -27,13 +28,19 @@ func TestParseURL(t *testing.T) {
 		Bucket: "my-bucket", Prefix: "backups/nightly", Region: "eu-west-1", Endpoint: "http://127.0.0.1:9000", PathStyle: true,
 		StorageClass: "STANDARD_IA", SSE: "aws:kms", SSEKMSKeyID: "k-1", AccessKeyID: "AK", SecretAccessKey: "SK",
 		PartSize: 16 << 20, Concurrency: 2, Checksum: "SHA256", Tags: map[string]string{"env": "prod", "team": "ops"},
-		CleanupAge: 48 * 3600e9, MaxAttempts: 3,
+		CleanupAge: 48 * 3600e9, MaxAttempts: 3, StallTimeout: 30 * time.Second,
 	}, o)
+	u, err = url.Parse("s3://b/?stall_timeout=0")
+	require.NoError(t, err)
+	o, err = s3dest.ParseURL(u)
+	require.NoError(t, err)
+	assert.Negative(t, o.StallTimeout, "stall_timeout=0 turns the check off")
 
 	for _, bad := range []string{
 		"s3:///prefix", "s3://user:pw@bucket/", "s3://bucket/?nope=1", "s3://bucket/?path_style=maybe",
 		"s3://bucket/?part_size=lots", "s3://bucket/?concurrency=0", "s3://bucket/?tag=novalue", "s3://bucket/#frag",
 		"s3://bucket/?region=a&region=b", "s3://bucket/?cleanup_age=-1h",
+		"s3://bucket/?stall_timeout=-1s", "s3://bucket/?stall_timeout=soon",
 	} {
 		u, err := url.Parse(bad)
 		require.NoError(t, err)

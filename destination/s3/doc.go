@@ -14,8 +14,9 @@
 // access_key_id, secret_access_key, session_token, storage_class, sse
 // (AES256 or aws:kms), sse_kms_key_id, tag=KEY:VALUE (repeatable),
 // part_size (bytes, or with a KiB, MiB or GiB suffix), concurrency,
-// checksum (CRC32, CRC32C, SHA1, SHA256 or none), max_attempts and
-// cleanup_age (a Go duration such as 48h). Unknown parameters are errors.
+// checksum (CRC32, CRC32C, SHA1, SHA256 or none), max_attempts,
+// cleanup_age (a Go duration such as 48h) and stall_timeout (a duration;
+// 0 turns the check off). Unknown parameters are errors.
 // Secrets never appear in errors: destination.Open redacts the URL, and
 // this package never prints credentials. docs/s3.md has the details, the
 // settings MinIO, R2 and Spaces need, and the IAM permissions.
@@ -40,8 +41,16 @@
 // than PutOptions.Size, the upload would exceed 10,000 parts), it aborts
 // its multipart upload before returning, even when the context is canceled
 // (with a separate one-minute deadline), so no parts are left behind and
-// billed. Only a process that dies mid-Put, or an abort request that fails
-// itself, leaves an incomplete upload; [Bucket.Cleanup] removes those.
+// billed. A Put that sent CreateMultipartUpload more than once (its answer
+// was lost and the SDK retried), or that failed, also aborts the other
+// incomplete uploads of its key that no Put of this process runs. Only a
+// process that dies mid-Put, a failing abort or listing, or another process
+// writing the same key, leaves an incomplete upload; [Bucket.Cleanup]
+// removes those.
+//
+// A request on which nothing moves for StallTimeout (default one minute;
+// URL parameter stall_timeout, 0 turns it off) fails as a timeout and is
+// retried; a slow transfer that still moves is never cut.
 //
 // # Errors and retries
 //

@@ -23,7 +23,7 @@ func init() {
 }
 
 // urlParams are the parameters of destination URLs beyond the connection ones.
-var urlParams = []string{"storage_class", "sse", "sse_kms_key_id", "tag", "part_size", "concurrency", "checksum", "cleanup_age"}
+var urlParams = []string{"storage_class", "sse", "sse_kms_key_id", "tag", "part_size", "concurrency", "checksum", "cleanup_age", "stall_timeout"}
 
 // NewFromURL returns the Bucket an "s3://bucket/prefix?..." URL names; see
 // the package documentation for its parameters. It is what destination.Open
@@ -86,6 +86,15 @@ func ParseURL(u *url.URL) (Options, error) {
 				return Options{}, fmt.Errorf("s3: URL parameter cleanup_age=%q is not a positive duration such as 48h", v)
 			}
 			o.CleanupAge = d
+		case "stall_timeout":
+			d, err := time.ParseDuration(v)
+			if err != nil || d < 0 {
+				return Options{}, fmt.Errorf("s3: URL parameter stall_timeout=%q is not a duration such as 30s (0 turns the check off)", v)
+			}
+			if d == 0 {
+				d = -1
+			}
+			o.StallTimeout = d
 		default:
 			return Options{}, fmt.Errorf("s3: %w", s3util.UnknownParam(name, urlParams))
 		}
