@@ -901,8 +901,41 @@ func (s *Scheduler) submit(en *entry, req request, recs []record) []record {
 	return recs
 }
 
-// record writes a skipped or missed slot (never under s.mu).
+// storeRetryBase is the first wait before a claim or record that failed
+// with a store error is tried again; each next wait doubles, at most
+// Options.MaxSleep.
+const storeRetryBase = time.Second
+
+// record writes a skipped or missed slot (never under s.mu). When the store
+// cannot be reached it keeps trying in the background, with backoff, until
+// the store answers or the scheduler is stopped: the slot's key makes the
+// write exactly-once across replicas (ClaimRun).
 func (s *Scheduler) record(r record) {
+	err := s.tryRecord(r)
+	if err == nil {
+		return
+	}
+	s.opts.Logger.Warn("schedule: cannot record slot; retrying in the background", "job", r.en.Job.Name, "slot", r.slot.UTC(), "status", r.status, "err", err)
+	s.mu.Lock()
+	s.active++
+	s.wg.Add(1)
+	s.mu.Unlock()
+	go func() {
+		defer s.done()
+		for wait := storeRetryBase; ; wait = min(2*wait, s.opts.MaxSleep) {
+			if !s.sleep(s.runCtx, wait) {
+				s.opts.Logger.Error("schedule: slot not recorded: the scheduler stopped while the store was unreachable", "job", r.en.Job.Name, "slot", r.slot.UTC(), "status", r.status)
+				return
+			}
+			if s.tryRecord(r) == nil {
+				return
+			}
+		}
+	}()
+}
+
+// tryRecord writes r once; it returns the store's error.
+func (s *Scheduler) tryRecord(r record) error {
 	now := s.opts.Clock.Now().UTC()
 	run := store.Run{Job: r.en.Job.Name, ScheduleID: r.en.ID, Slot: r.slot.UTC(), Trigger: store.TriggerSchedule,
 		TriggeredBy: "scheduler", Status: r.status, Reason: r.reason, Owner: s.opts.Owner, Attempt: 1,
@@ -910,11 +943,10 @@ func (s *Scheduler) record(r record) {
 	ok, err := s.st.ClaimRun(context.WithoutCancel(s.runCtx), &run)
 	switch {
 	case err != nil:
-		s.opts.Logger.Error("schedule: cannot record slot", "job", run.Job, "slot", run.Slot, "status", r.status, "err", err)
-		return
+		return err
 	case !ok:
 		s.emit(Event{Type: EventClaimLost, ScheduleID: r.en.ID, Job: run.Job, Slot: run.Slot, Attempt: 1})
-		return
+		return nil
 	}
 	typ := EventSkipped
 	if r.status == store.RunMissed {
@@ -922,6 +954,7 @@ func (s *Scheduler) record(r record) {
 	}
 	s.opts.Logger.Warn("slot "+string(r.status), "job", run.Job, "slot", run.Slot.Format(time.RFC3339), "reason", r.reason)
 	s.emit(Event{Type: typ, ScheduleID: r.en.ID, Job: run.Job, Slot: run.Slot, Attempt: 1, RunID: run.ID, Status: r.status, Reason: r.reason})
+	return nil
 }
 
 // start begins an execution of req (s.mu held).
@@ -932,10 +965,9 @@ func (s *Scheduler) start(en *entry, req request) {
 	s.wg.Add(1)
 	go func() {
 		defer s.done()
-		s.execute(ctx, en, req)
+		final := s.execute(ctx, en, req)
 		cancel(nil)
 		s.mu.Lock()
-		defer s.mu.Unlock()
 		cur := s.entries[en.ID]
 		if cur == nil {
 			cur = en
@@ -945,6 +977,12 @@ func (s *Scheduler) start(en *entry, req request) {
 			next := cur.queue[0]
 			cur.queue = cur.queue[1:]
 			s.start(cur, next)
+		}
+		s.mu.Unlock()
+		// The entry is free before its last event is seen: a listener that
+		// reacts with RunNow (or a slot due now) is not refused as busy.
+		if final != nil {
+			s.emit(*final)
 		}
 	}()
 }
@@ -983,12 +1021,17 @@ func (s *Scheduler) acquire(ctx context.Context, en *entry) (release func(), err
 	return release, nil
 }
 
-// execute claims req's slot and runs it, with retries.
-func (s *Scheduler) execute(ctx context.Context, en *entry, req request) {
+// execute claims req's slot and runs it, with retries. It returns the last
+// attempt's final event (EventFinished or EventLeaseLost), if any, for the
+// caller to emit once the entry is free.
+func (s *Scheduler) execute(ctx context.Context, en *entry, req request) *Event {
 	for {
-		status, retryable := s.attempt(ctx, en, req)
+		status, retryable, final := s.attempt(ctx, en, req)
 		if !retryable || req.attempt > en.Policy.Retries || ctx.Err() != nil {
-			return
+			return final
+		}
+		if final != nil {
+			s.emit(*final)
 		}
 		wait := en.Policy.Backoff << (req.attempt - 1)
 		if wait > en.Policy.MaxBackoff || wait <= 0 {
@@ -996,45 +1039,83 @@ func (s *Scheduler) execute(ctx context.Context, en *entry, req request) {
 		}
 		s.emit(Event{Type: EventRetry, Time: s.opts.Clock.Now().Add(wait), ScheduleID: en.ID, Job: en.Job.Name,
 			Slot: req.slot, Attempt: req.attempt + 1, Status: status})
-		// Wait on the clock. The wait counts as idle (see park) from when
-		// the timer is set until it fires.
-		fired := make(chan struct{})
-		var mu sync.Mutex
-		var idle func()
-		done := false
-		unpark := func() {
-			mu.Lock()
-			defer mu.Unlock()
-			done = true
-			if idle != nil {
-				idle()
-				idle = nil
-			}
-		}
-		t := s.opts.Clock.AfterFunc(wait, func() { unpark(); close(fired) })
-		mu.Lock()
-		if !done {
-			idle = s.park(ctx)
-		}
-		mu.Unlock()
-		select {
-		case <-fired:
-		case <-ctx.Done():
-			unpark()
-			t.Stop()
-			return
+		if !s.sleep(ctx, wait) {
+			return nil
 		}
 		req.attempt++
 		req.trigger = store.TriggerRetry
 	}
 }
 
-// attempt claims and runs one attempt. It reports the run's status and
-// whether a retry may follow.
-func (s *Scheduler) attempt(ctx context.Context, en *entry, req request) (store.RunStatus, bool) {
+// sleep waits d on the clock, or until ctx ends (then it reports false).
+// The wait counts as idle (see park) from when the timer is set until it
+// fires.
+func (s *Scheduler) sleep(ctx context.Context, d time.Duration) bool {
+	fired := make(chan struct{})
+	var mu sync.Mutex
+	var idle func()
+	done := false
+	unpark := func() {
+		mu.Lock()
+		defer mu.Unlock()
+		done = true
+		if idle != nil {
+			idle()
+			idle = nil
+		}
+	}
+	t := s.opts.Clock.AfterFunc(d, func() { unpark(); close(fired) })
+	mu.Lock()
+	if !done {
+		idle = s.park(ctx)
+	}
+	mu.Unlock()
+	select {
+	case <-fired:
+		return true
+	case <-ctx.Done():
+		unpark()
+		t.Stop()
+		return false
+	}
+}
+
+// claimRetry tries again, with backoff, to claim the scheduled slot run
+// whose claim failed with the store error err, for as long as the slot may
+// still run: until slot + jitter + MissedGrace (missed-run policy run_once
+// or all) or + Options.Tolerance (skip). It returns whether run was claimed,
+// or the last error when the window passed or ctx ended.
+func (s *Scheduler) claimRetry(ctx context.Context, en *entry, run *store.Run, err error) (bool, error) {
+	window := s.opts.Tolerance
+	if en.Policy.Missed != MissedSkip {
+		window = max(window, en.Policy.MissedGrace)
+	}
+	deadline := run.Slot.Add(jitter(en.ID, run.Slot, en.Policy.Jitter) + window)
+	tmpl := *run
+	for wait := storeRetryBase; ; wait = min(2*wait, s.opts.MaxSleep) {
+		now := s.opts.Clock.Now()
+		if !now.Before(deadline) {
+			return false, err
+		}
+		s.opts.Logger.Warn("schedule: cannot claim slot; retrying", "job", run.Job, "slot", run.Slot, "err", err)
+		if !s.sleep(ctx, min(wait, deadline.Sub(now))) {
+			return false, context.Cause(ctx)
+		}
+		*run = tmpl
+		run.StartedAt = s.opts.Clock.Now().UTC()
+		var ok bool
+		if ok, err = s.st.ClaimRun(context.WithoutCancel(ctx), run); err == nil {
+			return ok, nil
+		}
+	}
+}
+
+// attempt claims and runs one attempt. It reports the run's status, whether
+// a retry may follow, and its final event, not yet emitted.
+func (s *Scheduler) attempt(ctx context.Context, en *entry, req request) (store.RunStatus, bool, *Event) {
 	release, err := s.acquire(ctx, en)
 	if err != nil {
-		return "", false
+		return "", false, nil
 	}
 	defer release()
 	if req.trigger == store.TriggerSchedule && !req.slot.IsZero() && en.Policy.Overlap == OverlapSkip {
@@ -1043,7 +1124,7 @@ func (s *Scheduler) attempt(ctx context.Context, en *entry, req request) (store.
 		if err == nil && len(running) > 0 && running[0].ScheduleID == en.ID && running[0].Slot.Before(req.slot) {
 			s.record(record{en: en, slot: req.slot, status: store.RunSkipped,
 				reason: "overlap: the previous run is still running on " + running[0].Owner + " (overlap policy skip)"})
-			return "", false
+			return "", false, nil
 		}
 	}
 	now := s.opts.Clock.Now().UTC()
@@ -1054,16 +1135,26 @@ func (s *Scheduler) attempt(ctx context.Context, en *entry, req request) (store.
 	}
 	ev := Event{ScheduleID: en.ID, Job: en.Job.Name, Slot: run.Slot, Attempt: req.attempt, TriggeredBy: req.by}
 	ok, err := s.st.ClaimRun(context.WithoutCancel(ctx), &run)
+	if err != nil && req.trigger == store.TriggerSchedule && req.attempt == 1 && !req.slot.IsZero() {
+		// The store is unreachable: the slot is not lost. Keep trying while
+		// it may still run; then record it as missed (in the background
+		// until the store answers).
+		if ok, err = s.claimRetry(ctx, en, &run, err); err != nil {
+			s.opts.Logger.Error("schedule: cannot claim slot: recording it as missed", "job", run.Job, "slot", run.Slot, "err", err)
+			s.record(record{en: en, slot: req.slot, status: store.RunMissed,
+				reason: "missed: the store was unreachable while the slot could run"})
+			return "", false, nil
+		}
+	}
 	if err != nil {
 		s.opts.Logger.Error("schedule: cannot claim slot", "job", run.Job, "slot", run.Slot, "err", err)
 		ev.Type, ev.Err = EventFinished, err
-		s.emit(ev)
-		return store.RunFailed, false
+		return store.RunFailed, false, &ev
 	}
 	if !ok {
 		ev.Type = EventClaimLost
 		s.emit(ev)
-		return "", false
+		return "", false, nil
 	}
 	ev.RunID = run.ID
 	ev.Type = EventClaimed
@@ -1098,18 +1189,16 @@ func (s *Scheduler) attempt(ctx context.Context, en *entry, req request) (store.
 	}
 	if errors.Is(err, store.ErrConflict) {
 		ev.Type, ev.Err, ev.Status = EventLeaseLost, err, status
-		s.emit(ev)
 		s.opts.Logger.Error("schedule: the run's lease was lost; its result was refused", "job", run.Job, "run", run.ID)
-		return status, false
+		return status, false, &ev
 	}
 	ev.Type, ev.Err, ev.Status = EventFinished, err, status
 	if res != nil {
 		ev.Reason = res.Run.Reason
 	}
-	s.emit(ev)
 	cause := context.Cause(runCtx)
 	userStop := errors.Is(cause, errReplaced) || errors.Is(cause, backup.ErrInterrupted) || errors.Is(cause, context.Canceled)
-	return status, !userStop && (status == store.RunFailed || status == store.RunInterrupted)
+	return status, !userStop && (status == store.RunFailed || status == store.RunInterrupted), &ev
 }
 
 // Stop stops claiming slots, waits for running backups up to
