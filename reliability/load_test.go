@@ -30,7 +30,7 @@ import (
 // minutes with BACKUPKIT_LONG=1, 2 by default. The clock moves to the next
 // minute only when every slot of the current one is accounted for; the
 // scheduler runs at most 8 backups at once (MaxConcurrent). Checks:
-// every slot is recorded once, succeeded or skipped with a reason; the heap
+// every slot is recorded once, and succeeded (none skipped); the heap
 // after the last minute is no larger than after the first (within 50% +
 // 16 MiB, to absorb GC noise). Reports the scheduler's lag as percentiles:
 // the real time from the clock reaching a slot to the slot's claim, and to
@@ -144,10 +144,11 @@ func TestLoadManyJobs(t *testing.T) {
 		statuses[r.Status]++
 		switch r.Status {
 		case store.RunSucceeded:
-		case store.RunSkipped, store.RunMissed:
-			assert.NotEmpty(t, r.Reason, "run %s (%s) %s without a reason", r.ID, r.Job, r.Status)
-			t.Logf("%s slot %s %s: %s", r.Job, r.Slot.Format(time.TimeOnly), r.Status, r.Reason)
 		default:
+			// The clock moves only once every slot of the minute finished,
+			// and EventFinished comes after the schedule is free: no slot
+			// may be skipped as an overlap (it once was; see
+			// docs/reliability.md).
 			t.Errorf("run %s (%s, slot %s): %s: %s", r.ID, r.Job, r.Slot, r.Status, r.Reason)
 		}
 	}
