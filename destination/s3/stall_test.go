@@ -3,9 +3,12 @@ package s3_test
 import (
 	"bytes"
 	"errors"
+	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -126,4 +129,33 @@ func TestLostCreateAnswerLeavesNoUpload(t *testing.T) {
 			})
 		}
 	})
+}
+
+// TestStallMidBody: an endpoint that stops reading a request body half-way
+// (the connection takes no more bytes) fails the request on the stall
+// timeout too, not only one that never answers.
+func TestStallMidBody(t *testing.T) {
+	var got atomic.Int64
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n, _ := io.CopyN(io.Discard, r.Body, 1<<20)
+		got.Add(n)
+		select { // reads nothing more, never answers
+		case <-r.Context().Done():
+		case <-release:
+		}
+	}))
+	defer srv.Close()
+	defer close(release) // before Close, which waits for the handler
+	b, err := s3dest.New(t.Context(), s3dest.Options{
+		Bucket: "stalled", Endpoint: srv.URL, PathStyle: true, Region: "us-east-1", AccessKeyID: "AK", SecretAccessKey: "SK",
+		PartSize: 64 << 20, MaxAttempts: 1, StallTimeout: 300 * time.Millisecond, SkipBucketCheck: true,
+	})
+	require.NoError(t, err)
+	// One PutObject of 48 MiB, more than loopback socket buffers take.
+	_, err = b.Put(t.Context(), "big", bytes.NewReader(randomData(10, 48<<20)), nil)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "stalled")
+	assert.True(t, destination.IsRetryable(err), "a stall is transient: %v", err)
+	assert.Positive(t, got.Load(), "the endpoint received part of the body")
 }
