@@ -311,10 +311,10 @@ func (b *Bucket) checkKey(key string) error {
 // aborted, so no parts are left behind, and an object previously stored
 // under key is left as it was. A Put whose CreateMultipartUpload was
 // retried, or that failed, also aborts the incomplete uploads of its key
-// that no Put of this process runs (see abortStrays). Errors from r are
-// wrapped, not replaced. The
-// returned Object's ModTime is the local time the Put completed; Stat and
-// List report S3's Last-Modified.
+// that no Put of this process runs: those whose IDs a lost answer hid.
+// Errors from r are wrapped, not replaced. The returned Object's ModTime
+// is the local time the Put completed; Stat and List report S3's
+// Last-Modified.
 func (b *Bucket) Put(ctx context.Context, key string, r io.Reader, opts *destination.PutOptions) (destination.Object, error) {
 	if err := b.checkKey(key); err != nil {
 		return destination.Object{}, fmt.Errorf("s3: put: %w", err)
