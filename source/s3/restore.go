@@ -124,7 +124,7 @@ type restorer struct {
 	// (DropExisting), so each key is looked up before it is written, and a
 	// rollback deletes only the keys this restore created.
 	holdsData bool
-	buf     [32 << 10]byte
+	buf       [32 << 10]byte
 }
 
 func (rs *restorer) run(r io.Reader) error {
