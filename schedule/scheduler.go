@@ -1,6 +1,7 @@
 package schedule
 
 import (
+	"cmp"
 	"container/heap"
 	"context"
 	"errors"
@@ -347,36 +348,16 @@ func (s *Scheduler) prepare(e Entry) (*entry, error) {
 	}
 	p := e.Policy
 	d := s.opts.DefaultPolicy
-	if p.Overlap == "" {
-		p.Overlap = d.Overlap
-	}
-	if p.QueueLimit == 0 {
-		p.QueueLimit = d.QueueLimit
-	}
-	if p.Missed == "" {
-		p.Missed = d.Missed
-	}
-	if p.MissedGrace == 0 {
-		p.MissedGrace = d.MissedGrace
-	}
-	if p.MissedCap == 0 {
-		p.MissedCap = d.MissedCap
-	}
-	if p.Retries == 0 {
-		p.Retries = d.Retries
-	}
-	if p.Backoff == 0 {
-		p.Backoff = d.Backoff
-	}
-	if p.MaxBackoff == 0 {
-		p.MaxBackoff = d.MaxBackoff
-	}
-	if p.Timeout == 0 {
-		p.Timeout = d.Timeout
-	}
-	if p.Jitter == 0 {
-		p.Jitter = d.Jitter
-	}
+	p.Overlap = cmp.Or(p.Overlap, d.Overlap)
+	p.QueueLimit = cmp.Or(p.QueueLimit, d.QueueLimit)
+	p.Missed = cmp.Or(p.Missed, d.Missed)
+	p.MissedGrace = cmp.Or(p.MissedGrace, d.MissedGrace)
+	p.MissedCap = cmp.Or(p.MissedCap, d.MissedCap)
+	p.Retries = cmp.Or(p.Retries, d.Retries)
+	p.Backoff = cmp.Or(p.Backoff, d.Backoff)
+	p.MaxBackoff = cmp.Or(p.MaxBackoff, d.MaxBackoff)
+	p.Timeout = cmp.Or(p.Timeout, d.Timeout)
+	p.Jitter = cmp.Or(p.Jitter, d.Jitter)
 	e.Policy = p.withDefaults()
 	return &entry{Entry: e, cron: c, index: -1}, nil
 }
