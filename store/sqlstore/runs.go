@@ -15,7 +15,7 @@ const runColumns = `id, job, schedule_id, slot, trigger_kind, triggered_by, stat
 	lease_until, started_at, finished_at, bytes_read, bytes_written, backup_id, kind`
 
 // runColumnCount is the number of columns in runColumns.
-const runColumnCount = 17
+var runColumnCount = strings.Count(runColumns, ",") + 1
 
 // runKind returns the kind stored for k: an empty kind is a backup run.
 func runKind(k store.RunKind) store.RunKind {
