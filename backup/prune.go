@@ -227,7 +227,7 @@ func (e *Engine) publishPrune(job *Job, runID string, res PruneResult, err error
 	ev := notify.Event{Time: e.opts.Now().UTC(), Job: job.Name, RunID: runID, Deleted: len(res.Deleted)}
 	switch {
 	case err != nil:
-		ev.Type, ev.Error = notify.RetentionFailed, notify.Redact(oneLine(err.Error()))
+		ev.Type, ev.Error = notify.RetentionFailed, oneLine(err.Error())
 	case len(res.Deleted) > 0:
 		ev.Type = notify.RetentionPruned
 	default:

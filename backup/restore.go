@@ -184,7 +184,7 @@ func (rs *restoreRun) execute(ctx context.Context) error {
 			run.Status = store.RunCanceled
 		}
 		log.error("restore "+string(run.Status), "reason", run.Reason)
-		ev.Type, ev.Error = notify.RestoreFailed, notify.Redact(run.Reason)
+		ev.Type, ev.Error = notify.RestoreFailed, run.Reason
 	} else {
 		run.Status = store.RunSucceeded
 		log.info("restore succeeded", "backup", rs.b.ID, "bytes_read", run.BytesRead,

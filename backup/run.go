@@ -182,7 +182,7 @@ func (e *Engine) Run(ctx context.Context, job *Job, opts RunOptions) (*Result, e
 	e.publish(notify.Event{
 		Type: finishedEvent(run.Status), Time: run.FinishedAt, Job: job.Name, RunID: run.ID, BackupID: run.BackupID,
 		BytesRead: run.BytesRead, BytesWritten: run.BytesWritten, Elapsed: run.FinishedAt.Sub(run.StartedAt),
-		Rate: rate(run.BytesRead, run.FinishedAt.Sub(run.StartedAt)), Error: notify.Redact(run.Reason),
+		Rate: rate(run.BytesRead, run.FinishedAt.Sub(run.StartedAt)), Error: run.Reason,
 	})
 	if run.Status == store.RunSucceeded && job.Retention != nil {
 		e.pruneAfterRun(ctx, job, log) // logs its outcome; never changes the run's

@@ -175,7 +175,7 @@ func (vr *verifyRun) execute(ctx context.Context) (VerifyResult, error) {
 	default:
 		run.Status, run.Reason = store.RunFailed, oneLine(res.Problem)
 		log.error("verify failed", "level", string(res.Level), "problem", res.Problem)
-		ev.Type, ev.Error = notify.VerifyFailed, notify.Redact(run.Reason)
+		ev.Type, ev.Error = notify.VerifyFailed, run.Reason
 	}
 	if err == nil {
 		v := store.Verification{At: res.VerifiedAt, Level: string(res.Level), OK: res.OK, Problem: oneLine(res.Problem)}
