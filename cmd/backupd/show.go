@@ -243,8 +243,8 @@ func showRun(ctx context.Context, st store.Store, r store.Run, asJSON bool, stdo
 	switch {
 	case made != nil:
 		row("backup", fmt.Sprintf("%s (%s, %s, sha256 %s)", made.ID, made.Status, humanBytes(made.Size), made.SHA256))
-		if v := toBackupJSON(*made).Verify; v != nil && r.Kind == store.RunKindVerify && !v.OK {
-			row("problem", v.Problem)
+		if r.Kind == store.RunKindVerify && !made.LastVerifiedAt.IsZero() && !made.VerifyOK {
+			row("problem", made.VerifyProblem)
 		}
 	case r.BackupID != "":
 		row("backup", r.BackupID+" (no longer in the catalog)")
