@@ -93,7 +93,7 @@ func (e *Engine) CheckHealth(ctx context.Context, job string, policy HealthPolic
 		}
 	}
 	if policy.MaxFailures > 0 {
-		runs, err := e.store.ListRuns(ctx, store.RunFilter{Job: job, Limit: 100})
+		runs, err := e.store.ListRuns(ctx, store.RunFilter{Job: job, Kind: store.RunKindBackup, Limit: 100})
 		if err != nil {
 			return h, fmt.Errorf("job %s: health: list runs: %w", job, err)
 		}

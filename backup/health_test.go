@@ -16,6 +16,7 @@ import (
 	"github.com/backupkit/backupkit/notify"
 	"github.com/backupkit/backupkit/retention"
 	"github.com/backupkit/backupkit/source"
+	"github.com/backupkit/backupkit/store"
 )
 
 // healthEvents collects the health events an engine publishes.
@@ -196,4 +197,24 @@ type secretFailSource struct{}
 func (secretFailSource) Format() string { return "bin" }
 func (secretFailSource) Snapshot(context.Context, io.Writer) (source.Info, error) {
 	return source.Info{}, errors.New("dial mysql://root:hunter2@db/shop: refused")
+}
+
+// TestHealthCountsBackupRunsOnly: failed restore or verify runs of a job are
+// not failed backups (prune's "the latest run failed" rule reads the runs
+// with the same filter).
+func TestHealthCountsBackupRunsOnly(t *testing.T) {
+	ctx := context.Background()
+	eng, job, clk, _, _ := newHealthFixture(t, backup.HealthPolicy{MaxFailures: 1})
+	_, err := eng.Run(ctx, job, backup.RunOptions{})
+	require.NoError(t, err)
+	for _, kind := range []store.RunKind{store.RunKindVerify, store.RunKindRestore} {
+		clk.now = clk.now.Add(time.Minute)
+		r := &store.Run{Job: job.Name, Kind: kind, Trigger: store.TriggerManual, TriggeredBy: "test",
+			Status: store.RunFailed, Reason: "failed on purpose", StartedAt: clk.now, FinishedAt: clk.now}
+		require.NoError(t, eng.Store().CreateRun(ctx, r))
+	}
+	h, err := eng.CheckHealth(ctx, job.Name, *job.Health)
+	require.NoError(t, err)
+	assert.True(t, h.Healthy, "reasons: %v", h.Reasons)
+	assert.Zero(t, h.Failures)
 }

@@ -184,7 +184,7 @@ func ownedKey(job *Job, key string) error {
 
 // latestRunFailed reports whether the job's most recent finished run failed.
 func (e *Engine) latestRunFailed(ctx context.Context, jobName string) (bool, error) {
-	runs, err := e.store.ListRuns(ctx, store.RunFilter{Job: jobName, Limit: 100})
+	runs, err := e.store.ListRuns(ctx, store.RunFilter{Job: jobName, Kind: store.RunKindBackup, Limit: 100})
 	if err != nil {
 		return false, fmt.Errorf("list runs: %w", err)
 	}
