@@ -179,7 +179,9 @@ func (a *API) cors(next http.Handler) http.Handler {
 	})
 }
 
-// wrap authenticates and authorizes e's requests and recovers from panics.
+// wrap authenticates and authorizes e's requests and marks the answers
+// uncacheable. A panic in a handler is left to net/http, which logs it and
+// closes the connection.
 func (a *API) wrap(e Endpoint) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c := Caller{}
