@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -23,6 +22,7 @@ import (
 	_ "github.com/backupkit/backupkit/destination/s3"
 	"github.com/backupkit/backupkit/internal/faults"
 	"github.com/backupkit/backupkit/internal/s3util/s3test"
+	"github.com/backupkit/backupkit/internal/testenv"
 	"github.com/backupkit/backupkit/store"
 	"github.com/backupkit/backupkit/store/sqlstore"
 )
@@ -244,7 +244,7 @@ func serveUntilScheduledSuccess(t *testing.T, s *crashSetup, st store.Store) {
 		before[r.ID] = true
 	}
 	cmd := s.command("serve")
-	var logs syncBuffer
+	var logs testenv.SyncBuffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	require.NoError(t, cmd.Start())
 	done := make(chan error, 1)
@@ -273,22 +273,4 @@ func serveUntilScheduledSuccess(t *testing.T, s *crashSetup, st store.Store) {
 		_ = cmd.Process.Kill()
 		t.Fatalf("serve did not stop within 90 s of SIGTERM:\n%s", logs.String())
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe to read while a process writes to it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
