@@ -1,6 +1,7 @@
 package sourcetest_test
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -32,7 +33,7 @@ func (k *inspectingKV) Inspect(ctx context.Context, target string) (source.Info,
 	}
 	k.srv.mu.Lock()
 	defer k.srv.mu.Unlock()
-	rows := k.srv.dbs[cmpOr(target, k.db)]
+	rows := k.srv.dbs[cmp.Or(target, k.db)]
 	info := source.Info{Kind: "kv", Format: "kv"}
 	if len(rows) > 0 {
 		info.Items = []source.Item{{Name: k.db, Count: int64(len(rows))}}
@@ -56,7 +57,7 @@ func (k *inspectingKV) DropTarget(_ context.Context, target string) error {
 }
 
 func (k *inspectingKV) TargetSource(target string) (source.Source, error) {
-	return &kv{srv: k.srv, db: cmpOr(target, k.db)}, nil
+	return &kv{srv: k.srv, db: cmp.Or(target, k.db)}, nil
 }
 
 type inspectingHarness struct {

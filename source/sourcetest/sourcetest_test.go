@@ -2,6 +2,7 @@ package sourcetest_test
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -93,7 +94,7 @@ func (k *kv) Restore(ctx context.Context, r io.Reader, opts source.RestoreOption
 	if opts.DryRun {
 		return nil
 	}
-	target := cmpOr(opts.Target, k.db)
+	target := cmp.Or(opts.Target, k.db)
 	k.srv.mu.Lock()
 	defer k.srv.mu.Unlock()
 	if len(k.srv.dbs[target]) > 0 && !opts.DropExisting {
@@ -101,13 +102,6 @@ func (k *kv) Restore(ctx context.Context, r io.Reader, opts source.RestoreOption
 	}
 	k.srv.dbs[target] = rows
 	return nil
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // harness is all an adapter writes to run the suite.
