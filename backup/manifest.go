@@ -103,12 +103,18 @@ func (m *Manifest) validate() error {
 // out: <prefix>/<job>/<YYYY>/<MM>/<job>_<YYYYMMDDTHHMMSSZ>_<shortid>.<ext>.
 // prefix may be empty; shortID is the last 8 characters of the backup id.
 func ArtifactKey(prefix, job string, created time.Time, backupID, ext string) string {
-	t := created.UTC()
 	short := strings.ToLower(backupID)
 	if len(short) > 8 {
 		short = short[len(short)-8:]
 	}
-	name := fmt.Sprintf("%s/%04d/%02d/%s_%s_%s.%s", job, t.Year(), int(t.Month()), job, t.Format("20060102T150405Z"), short, ext)
+	return artifactStem(prefix, job, created) + short + "." + ext
+}
+
+// artifactStem is the start every artifact key of job created in the
+// second of created shares: <prefix>/<job>/<YYYY>/<MM>/<job>_<timestamp>_.
+func artifactStem(prefix, job string, created time.Time) string {
+	t := created.UTC()
+	name := fmt.Sprintf("%s/%04d/%02d/%s_%s_", job, t.Year(), int(t.Month()), job, t.Format("20060102T150405Z"))
 	if prefix = strings.Trim(prefix, "/"); prefix != "" {
 		name = prefix + "/" + name
 	}

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -130,4 +131,79 @@ jobs:
 			assert.Len(t, again, 1)
 		})
 	}
+}
+
+// A backup process killed after a destination completed the artifact, before
+// the manifest beside it was written, leaves an artifact no catalog lists:
+// Recover removes it for a run of a dead local process, and leaves alone
+// complete backups, other seconds' artifacts, and the artifacts of a run
+// that may still be live.
+func TestRecoverRemovesArtifactsLeftWithoutAManifest(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	src := `store: sqlite:` + filepath.Join(dir, "b.db") + `
+destinations:
+  one:
+    url: mem://unfinished-one
+  two:
+    url: mem://unfinished-two
+jobs:
+  - name: app
+    source: dir:` + dir + `
+    destinations: [one, two]
+    prefix: p
+`
+	cfg, err := Parse([]byte(src), dir, "backupd.yaml")
+	require.NoError(t, err)
+	rt, err := Open(ctx, cfg, nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { rt.Close() })
+
+	put := func(dest, key string) {
+		_, err := rt.Destinations[dest].Put(ctx, key, strings.NewReader("bytes"), nil)
+		require.NoError(t, err)
+	}
+	exists := func(dest, key string) bool {
+		_, err := rt.Destinations[dest].Stat(ctx, key)
+		return err == nil
+	}
+	started := time.Date(2026, 11, 29, 17, 53, 34, 900_000_000, time.UTC)
+	killed := &store.Run{Job: "app", Status: store.RunRunning, Owner: deadOwner(t), Attempt: 1, StartedAt: started}
+	require.NoError(t, rt.Store.CreateRun(ctx, killed))
+
+	unfinished := backup.ArtifactKey("p", "app", started, "01JAAAAAAAAAAAAAAAAAAAAAAA", "tar.zst")
+	complete := backup.ArtifactKey("p", "app", started, "01JBBBBBBBBBBBBBBBBBBBBBBB", "tar.zst")
+	otherSecond := backup.ArtifactKey("p", "app", started.Add(5*time.Second), "01JCCCCCCCCCCCCCCCCCCCCCCC", "tar.zst")
+	put("one", unfinished)
+	put("two", unfinished)
+	put("one", complete)
+	put("one", complete+backup.ManifestSuffix) // not a valid manifest: left alone all the same
+	put("one", otherSecond)
+
+	require.NoError(t, rt.Recover(ctx))
+	assert.False(t, exists("one", unfinished), "the killed run's artifact without a manifest is removed")
+	assert.False(t, exists("two", unfinished), "on every destination of the job")
+	assert.True(t, exists("one", complete), "an artifact with a manifest is never removed")
+	assert.True(t, exists("one", complete+backup.ManifestSuffix))
+	assert.True(t, exists("one", otherSecond), "an artifact of another second is not the run's")
+	run, err := rt.Store.GetRun(ctx, killed.ID)
+	require.NoError(t, err)
+	assert.Equal(t, store.RunInterrupted, run.Status)
+
+	// Another run of the job started in the same second and is still
+	// running (in this process): its artifact may be one step from its
+	// manifest, so nothing is removed.
+	second := &store.Run{Job: "app", Status: store.RunRunning, Owner: deadOwner(t), Attempt: 1, StartedAt: started.Add(time.Minute)}
+	require.NoError(t, rt.Store.CreateRun(ctx, second))
+	host, _ := os.Hostname()
+	live := &store.Run{Job: "app", Status: store.RunRunning, Owner: host + ":" + strconv.Itoa(os.Getpid()), Attempt: 1,
+		StartedAt: started.Add(time.Minute + time.Second), LeaseUntil: time.Now().Add(time.Hour).UTC()}
+	require.NoError(t, rt.Store.CreateRun(ctx, live))
+	shared := backup.ArtifactKey("p", "app", started.Add(time.Minute), "01JDDDDDDDDDDDDDDDDDDDDDDD", "tar.zst")
+	put("one", shared)
+	require.NoError(t, rt.Recover(ctx))
+	assert.True(t, exists("one", shared), "left alone while a run that started at the same time is live")
+	run, err = rt.Store.GetRun(ctx, second.ID)
+	require.NoError(t, err)
+	assert.Equal(t, store.RunInterrupted, run.Status, "the dead run is still marked interrupted")
 }

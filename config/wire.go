@@ -218,7 +218,10 @@ func (rt *Runtime) Job(name string) (*ScheduledJob, error) {
 // (UpdateRun is fenced), so only the log and the notification say so. The
 // run stays interrupted: its process died before finishing its work
 // (cataloging, retention, the success notification); the backup's status
-// tells how many copies exist. Nothing is deleted.
+// tells how many copies exist. Recover deletes only what the destinations
+// can tell is debris: temporary objects (destination.Cleaner) and, for a run
+// of a dead local process, the artifacts it completed without writing their
+// manifests (backup.Engine.RemoveUnfinished); never a backup with a manifest.
 func (rt *Runtime) Recover(ctx context.Context) error {
 	var errs []error
 	for name, d := range rt.Destinations {
@@ -248,6 +251,7 @@ func (rt *Runtime) Recover(ctx context.Context) error {
 		}
 	}
 	recovered := rt.recoverBackups(ctx, dead)
+	rt.removeUnfinished(ctx, dead, running)
 	for _, r := range dead {
 		if id := recovered[r.ID]; id != "" {
 			r.BackupID, r.Reason = id, r.Reason+"; "+recoveredReason(id)
@@ -315,6 +319,41 @@ func (rt *Runtime) recoverBackups(ctx context.Context, runs []store.Run) map[str
 		rt.Logger.Warn("found the backup of an interrupted run on its destinations; it is cataloged", "run", run, "backup", id)
 	}
 	return rep.Runs
+}
+
+// removeUnfinished deletes, for each backup run of a dead local process,
+// the artifacts it left without a manifest (backup.Engine.RemoveUnfinished).
+// It skips a run when another run of its job that is still running started
+// within two seconds of it: that run's artifacts share the key's timestamp
+// and may be one step from their manifest. A failure is logged: the objects
+// stay, and `backupd catalog rebuild` lists them as orphans.
+func (rt *Runtime) removeUnfinished(ctx context.Context, dead, running []store.Run) {
+	for _, r := range dead {
+		if r.Kind != store.RunKindBackup && r.Kind != "" {
+			continue
+		}
+		j, err := rt.Job(r.Job)
+		if err != nil {
+			continue
+		}
+		live := slices.ContainsFunc(running, func(o store.Run) bool {
+			return o.ID != r.ID && o.Job == r.Job && !slices.ContainsFunc(dead, func(d store.Run) bool { return d.ID == o.ID }) &&
+				o.StartedAt.Sub(r.StartedAt).Abs() <= 2*time.Second
+		})
+		if live {
+			rt.Logger.Warn("left the interrupted run's artifacts alone: another run of the job started at the same time",
+				"job", r.Job, "run", r.ID)
+			continue
+		}
+		removed, err := rt.Engine.RemoveUnfinished(ctx, j.Job, r)
+		for _, k := range removed {
+			rt.Logger.Warn("removed an artifact the interrupted run left without a manifest", "job", r.Job, "run", r.ID, "object", k)
+		}
+		if err != nil {
+			rt.Logger.Error("could not remove the artifacts the interrupted run left without a manifest; `backupd catalog rebuild` lists them as orphans",
+				"job", r.Job, "run", r.ID, "error", err)
+		}
+	}
 }
 
 // notifyInterrupted sends notify.RunInterrupted for r to the notifiers.

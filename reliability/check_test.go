@@ -25,11 +25,13 @@ func checkCatalog(t *testing.T, st store.Store, dests map[string]destination.Des
 	return checkCatalogOrphans(t, st, dests, false)
 }
 
-// checkCatalogOrphans is checkCatalog; with allowOrphans, an artifact that
-// is not cataloged is accepted when it is a complete backup the catalog can
-// be rebuilt from: its manifest parses, names it, and its bytes hash to the
-// manifest's size and SHA-256. A process killed between writing the last
-// manifest and cataloging the backup leaves exactly that.
+// checkCatalogOrphans is checkCatalog; with allowOrphans (before a restart),
+// an artifact that is not cataloged is accepted when it is a complete backup
+// the catalog can be rebuilt from: its manifest parses, names it, and its
+// bytes hash to the manifest's size and SHA-256. A process killed between
+// writing the last manifest and cataloging the backup leaves exactly that.
+// An uncataloged artifact without a manifest is accepted too: a kill between
+// the artifact and its manifest leaves it, and the restart removes it.
 func checkCatalogOrphans(t *testing.T, st store.Store, dests map[string]destination.Destination, allowOrphans bool) int {
 	t.Helper()
 	ctx := context.Background()
@@ -65,7 +67,17 @@ func checkCatalogOrphans(t *testing.T, st store.Store, dests map[string]destinat
 				assert.True(t, keys[strings.TrimSuffix(k, backup.ManifestSuffix)], "%s: manifest %s without its artifact", name, k)
 				continue
 			}
-			assert.True(t, keys[k+backup.ManifestSuffix], "%s: artifact %s without a manifest", name, k)
+			if !keys[k+backup.ManifestSuffix] {
+				// A kill between a destination completing the artifact and
+				// the manifest beside it leaves this; it must not be listed,
+				// and the restart (Recover) removes it.
+				if allowOrphans && !cataloged[name][k] {
+					t.Logf("%s: artifact %s has no manifest and is not cataloged (killed before its manifest)", name, k)
+					continue
+				}
+				t.Errorf("%s: artifact %s without a manifest", name, k)
+				continue
+			}
 			if cataloged[name][k] {
 				continue
 			}
