@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -198,9 +199,19 @@ func (a *API) wrap(e Endpoint) http.Handler {
 
 // authenticate identifies r's caller and checks it has role need; when not
 // it answers 401 or 403, records it in the audit trail and returns false.
+//
+// A client address with too many failed authentications
+// (config.RateLimits.FailedAuth) gets 429 with a Retry-After, and neither
+// its token is checked nor the refusal audited.
 func (a *API) authenticate(w http.ResponseWriter, r *http.Request, need string) (Caller, bool) {
+	if wait, throttled := a.o.Auth.Throttled(r); throttled {
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+		writeError(w, http.StatusTooManyRequests, "too many failed authentications from this address: retry in %s", wait.Round(time.Second))
+		return Caller{}, false
+	}
 	c, ok, bad := a.o.Auth.Identify(r)
 	if !ok {
+		a.o.Auth.Failed(r)
 		reason := "no token"
 		if bad {
 			reason = "bad token"

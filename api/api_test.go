@@ -46,6 +46,56 @@ func TestRunNowRateLimit(t *testing.T) {
 	assert.NotEmpty(t, resp.Header.Get("Retry-After"))
 }
 
+// TestFailedAuthenticationsAreThrottled: past the failed_auth burst, a
+// client address gets 429 with a Retry-After, even with a good token (its
+// token is not checked), and the refusals are not audited.
+func TestFailedAuthenticationsAreThrottled(t *testing.T) {
+	f := newFixture(t, true, "  rate_limits:\n    failed_auth: {burst: 3, every: 1h}\n")
+	viewer := f.tokens[config.RoleViewer]
+	resp, body := f.do("GET", "/api/v1/jobs", viewer, "")
+	require.Equal(t, 200, resp.StatusCode, body)
+	for _, tok := range []string{"bkd_wrong-1", "", "bkd_wrong-2"} {
+		resp, body := f.do("GET", "/api/v1/jobs", tok, "")
+		require.Equal(t, 401, resp.StatusCode, body)
+	}
+	for _, tok := range []string{"bkd_wrong-3", viewer} {
+		resp, body := f.do("GET", "/api/v1/jobs", tok, "")
+		assert.Equal(t, 429, resp.StatusCode, body)
+		assert.Contains(t, body, "too many failed authentications")
+		secs, err := strconv.Atoi(resp.Header.Get("Retry-After"))
+		require.NoError(t, err)
+		assert.InDelta(t, 3600, secs, 5)
+	}
+	entries, err := f.rt.Store.ListAudit(t.Context(), store.AuditFilter{Action: "auth.failed", Limit: 100})
+	require.NoError(t, err)
+	assert.Len(t, entries, 3, "only the failures before the limit are audited")
+	// Healthz needs no token and is never throttled.
+	resp, _ = f.do("GET", "/healthz", "", "")
+	assert.Equal(t, 200, resp.StatusCode)
+}
+
+// TestLimiterPeekTakesNothing: peek reports an empty bucket and its wait
+// without taking a token.
+func TestLimiterPeekTakesNothing(t *testing.T) {
+	now := time.Unix(1000, 0)
+	l := newLimiter(config.RateLimit{Burst: 1, Every: config.Duration(10 * time.Second)})
+	l.now = func() time.Time { return now }
+	for range 3 {
+		ok, _ := l.peek("a")
+		assert.True(t, ok, "an unknown or full bucket")
+	}
+	ok, _ := l.allow("a")
+	require.True(t, ok)
+	ok, wait := l.peek("a")
+	assert.False(t, ok)
+	assert.Equal(t, 10*time.Second, wait)
+	now = now.Add(10 * time.Second)
+	ok, _ = l.peek("a")
+	assert.True(t, ok)
+	ok, _ = l.allow("a")
+	assert.True(t, ok, "peek took nothing")
+}
+
 // TestLimiterRefills: a bucket refills at one token per "every".
 func TestLimiterRefills(t *testing.T) {
 	now := time.Unix(1000, 0)

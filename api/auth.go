@@ -1,9 +1,11 @@
 package api
 
 import (
+	"net"
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/backupkit/backupkit/config"
 )
@@ -50,6 +52,7 @@ type Auth struct {
 	corsAny  bool
 	runNow   *limiter
 	restore  *limiter
+	failed   *limiter // failed authentications per client address
 	settings *config.Server
 }
 
@@ -78,6 +81,9 @@ func (a *Auth) Set(s *config.Server) {
 	}
 	if a.restore == nil || a.settings.RateLimits.Restore != s.RateLimits.Restore {
 		a.restore = newLimiter(s.RateLimits.Restore)
+	}
+	if a.failed == nil || a.settings.RateLimits.FailedAuth != s.RateLimits.FailedAuth {
+		a.failed = newLimiter(s.RateLimits.FailedAuth)
 	}
 	a.settings = s
 }
@@ -169,6 +175,38 @@ func (a *Auth) corsOrigin(origin string) string {
 		return origin
 	}
 	return ""
+}
+
+// Throttled reports whether r's client address has used up its failed
+// authentications (config.RateLimits.FailedAuth), and how long until it may
+// try again. A throttled client's requests must be refused (429) without
+// checking their token, so that guessing cannot go on at full speed.
+func (a *Auth) Throttled(r *http.Request) (retryAfter time.Duration, throttled bool) {
+	a.mu.RLock()
+	l := a.failed
+	a.mu.RUnlock()
+	ok, wait := l.peek(clientAddress(r))
+	return wait, !ok
+}
+
+// Failed counts a failed authentication of r's client address (see
+// Throttled).
+func (a *Auth) Failed(r *http.Request) {
+	a.mu.RLock()
+	l := a.failed
+	a.mu.RUnlock()
+	l.allow(clientAddress(r))
+}
+
+// clientAddress is the IP of r's connection (RemoteAddr without its port).
+// Forwarding headers are not trusted: behind a reverse proxy every client
+// shares the proxy's address.
+func clientAddress(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
 }
 
 // limiters returns the current rate limiters.

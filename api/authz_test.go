@@ -78,7 +78,9 @@ func authzCases() []authzCase {
 // below the endpoint's, the endpoint's own status otherwise. Every route
 // of Endpoints() must be in the table.
 func TestAuthorizationTable(t *testing.T) {
-	f := newFixture(t, true, "")
+	// 60 failed authentications from one address: above the default
+	// failed_auth limit, which TestFailedAuthenticationsAreThrottled tests.
+	f := newFixture(t, true, "  rate_limits:\n    failed_auth: {burst: 1000, every: 1ms}\n")
 	cases := authzCases()
 	inTable := map[string]bool{}
 	for _, c := range cases {

@@ -58,6 +58,25 @@ func (l *limiter) allow(key string) (ok bool, retryAfter time.Duration) {
 	return false, wait
 }
 
+// peek reports whether key's bucket has a token left, without taking it;
+// when not, also how long until it has.
+func (l *limiter) peek(key string) (ok bool, retryAfter time.Duration) {
+	if l == nil || l.burst <= 0 || l.every <= 0 {
+		return true, 0
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b, found := l.buckets[key]
+	if !found {
+		return true, 0
+	}
+	level := l.level(b, l.now())
+	if level >= 1 {
+		return true, 0
+	}
+	return false, time.Duration(math.Ceil((1 - level) * float64(l.every)))
+}
+
 // level is b's tokens at now.
 func (l *limiter) level(b *bucket, now time.Time) float64 {
 	return math.Min(l.burst, b.tokens+float64(now.Sub(b.at))/float64(l.every))

@@ -45,6 +45,9 @@ var (
 	// DefaultRestoreLimit allows bursts of 2 restores per caller, refilled at
 	// one a minute.
 	DefaultRestoreLimit = RateLimit{Burst: 2, Every: Duration(time.Minute)}
+	// DefaultFailedAuthLimit allows bursts of 10 failed authentications per
+	// client address, refilled at one every 6 seconds (10 a minute).
+	DefaultFailedAuthLimit = RateLimit{Burst: 10, Every: Duration(6 * time.Second)}
 )
 
 // Server is the file's "server" block: backupd's HTTP API, web page and
@@ -66,7 +69,8 @@ type Server struct {
 	// API from a browser on another origin; empty (the default) sends no CORS
 	// headers at all. "*" allows any origin.
 	CORSOrigins []string `yaml:"cors_origins"`
-	// RateLimits limit "run now" and restore requests per caller.
+	// RateLimits limit "run now" and restore requests per caller, and failed
+	// authentications per client address.
 	RateLimits RateLimits `yaml:"rate_limits"`
 }
 
@@ -82,13 +86,19 @@ type Token struct {
 	Hash string `yaml:"hash"`
 }
 
-// RateLimits are the per-caller rate limits of server.rate_limits; zero
-// fields take DefaultRunNowLimit and DefaultRestoreLimit.
+// RateLimits are the rate limits of server.rate_limits; zero fields take
+// DefaultRunNowLimit, DefaultRestoreLimit and DefaultFailedAuthLimit.
 type RateLimits struct {
-	// RunNow limits POST .../run requests.
+	// RunNow limits POST .../run requests per caller (token name).
 	RunNow RateLimit `yaml:"run_now"`
-	// Restore limits restore requests.
+	// Restore limits restore requests per caller (token name).
 	Restore RateLimit `yaml:"restore"`
+	// FailedAuth limits failed authentications (a missing or unknown token,
+	// a failed web login) per client address (the connection's IP: behind a
+	// reverse proxy, the proxy's). Once a client has none left, its requests
+	// are answered 429 without their token being checked or audited, until
+	// the bucket refills.
+	FailedAuth RateLimit `yaml:"failed_auth"`
 }
 
 // RateLimit is a token bucket: up to Burst requests at once, then one more
@@ -143,6 +153,9 @@ func (c *Config) ServerSettings() *Server {
 	}
 	if s.RateLimits.Restore.Burst == 0 && s.RateLimits.Restore.Every == 0 {
 		s.RateLimits.Restore = DefaultRestoreLimit
+	}
+	if s.RateLimits.FailedAuth.Burst == 0 && s.RateLimits.FailedAuth.Every == 0 {
+		s.RateLimits.FailedAuth = DefaultFailedAuthLimit
 	}
 	return &s
 }
@@ -232,6 +245,7 @@ func (v *validator) server(s *Server) {
 	}
 	limit("run_now", s.RateLimits.RunNow)
 	limit("restore", s.RateLimits.Restore)
+	limit("failed_auth", s.RateLimits.FailedAuth)
 }
 
 // validTokenHash reports whether h is "sha256:" and 64 hex digits.

@@ -31,6 +31,7 @@ func TestServerDefaults(t *testing.T) {
 	assert.Empty(t, s.CORSOrigins)
 	assert.Equal(t, DefaultRunNowLimit, s.RateLimits.RunNow)
 	assert.Equal(t, DefaultRestoreLimit, s.RateLimits.Restore)
+	assert.Equal(t, DefaultFailedAuthLimit, s.RateLimits.FailedAuth)
 }
 
 // TestServerBlock: a full block decodes.
@@ -47,6 +48,7 @@ func TestServerBlock(t *testing.T) {
   cors_origins: ["https://ops.example"]
   rate_limits:
     run_now: {burst: 10, every: 1m}
+    failed_auth: {burst: 3, every: 20s}
 `), "/etc/backupd", "backupd.yaml")
 	require.NoError(t, err)
 	s := c.ServerSettings()
@@ -55,6 +57,7 @@ func TestServerBlock(t *testing.T) {
 	assert.Equal(t, []Token{{Name: "ci", Role: RoleOperator, Hash: hash}}, s.Tokens)
 	assert.Equal(t, RateLimit{Burst: 10, Every: Duration(time.Minute)}, s.RateLimits.RunNow)
 	assert.Equal(t, DefaultRestoreLimit, s.RateLimits.Restore)
+	assert.Equal(t, RateLimit{Burst: 3, Every: Duration(20 * time.Second)}, s.RateLimits.FailedAuth)
 }
 
 // TestServerErrors: each mistake is reported on its line and key, and a

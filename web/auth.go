@@ -6,9 +6,13 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"fmt"
+	"math"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // TokenCookie is the name of the cookie /login sets: an HttpOnly,
@@ -158,6 +162,14 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 			s.fail(w, r, http.StatusForbidden, "the form expired or came from another site: reload the page and try again")
 			return
 		}
+		if s.d.LoginThrottled != nil {
+			if wait, throttled := s.d.LoginThrottled(r); throttled {
+				w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+				data["Error"] = fmt.Sprintf("Too many failed attempts from your address: try again in %s.", wait.Round(time.Second))
+				s.renderPage(w, r, http.StatusTooManyRequests, "login", &page{Title: "Log in", Nav: "login", Data: data})
+				return
+			}
+		}
 		token := strings.TrimSpace(r.PostFormValue("token"))
 		// Ask Role about the token as the cookie would carry it.
 		probe := r.Clone(r.Context())
@@ -174,6 +186,9 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 				Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode})
 			http.Redirect(w, r, next, http.StatusSeeOther)
 			return
+		}
+		if s.d.LoginFailed != nil {
+			s.d.LoginFailed(r)
 		}
 		data["Error"] = "That token is not valid."
 		s.renderPage(w, r, http.StatusUnauthorized, "login", &page{Title: "Log in", Nav: "login", Data: data})

@@ -58,6 +58,13 @@ type Deps struct {
 	Logger *slog.Logger
 	// Now is the clock, for tests. Nil: time.Now.
 	Now func() time.Time
+	// LoginThrottled reports whether the request's client has used up its
+	// failed authentications, and how long until it may try again; the login
+	// form then answers 429 without checking the token. LoginFailed counts a
+	// failed login. Nil: logins are not throttled. backupd wires them to
+	// api.Auth.Throttled and api.Auth.Failed (server.rate_limits.failed_auth).
+	LoginThrottled func(r *http.Request) (retryAfter time.Duration, throttled bool)
+	LoginFailed    func(r *http.Request)
 	// DownloadURL returns the link of a backup's download. Nil:
 	// "/api/v1/backups/{id}/download" (served by the HTTP API).
 	DownloadURL func(backupID string) string

@@ -35,6 +35,9 @@ type fakes struct {
 	saved     []string // job/expr/tz/who
 	jobs      []web.JobInfo
 	runNowErr error
+	// failedLogins counts LoginFailed calls; past maxFailedLogins (when
+	// set) LoginThrottled says the client must wait a minute.
+	failedLogins, maxFailedLogins int
 }
 
 func (f *fakes) add(list *[]string, parts ...any) {
@@ -123,6 +126,16 @@ func newEnv(t *testing.T, roles map[string]string) *env {
 			return nil
 		},
 		Who: func(r *http.Request) string { return "tester" },
+		LoginThrottled: func(*http.Request) (time.Duration, bool) {
+			e.f.mu.Lock()
+			defer e.f.mu.Unlock()
+			return time.Minute, e.f.maxFailedLogins > 0 && e.f.failedLogins >= e.f.maxFailedLogins
+		},
+		LoginFailed: func(*http.Request) {
+			e.f.mu.Lock()
+			defer e.f.mu.Unlock()
+			e.f.failedLogins++
+		},
 	}
 	if roles != nil {
 		d.Role = func(r *http.Request) string {
@@ -672,6 +685,28 @@ func TestLoginSetsAStrictHttpOnlyCookieThatRoleAccepts(t *testing.T) {
 	assert.Equal(t, "/login", h.Get("Location"))
 	code, _, _ = b.get("/backups")
 	assert.Equal(t, http.StatusSeeOther, code, "logged out")
+}
+
+// Past the failed-login limit the login form answers 429 and does not
+// check the token, not even a good one.
+func TestLoginIsThrottledAfterFailures(t *testing.T) {
+	e := newEnv(t, map[string]string{"secret-admin-token": "admin"})
+	e.f.maxFailedLogins = 2
+	b := e.browser()
+	for range 2 {
+		code, body, _ := b.postCSRF("/login", url.Values{"token": {"wrong"}})
+		require.Equal(t, http.StatusUnauthorized, code, body)
+	}
+	code, body, h := b.postCSRF("/login", url.Values{"token": {"secret-admin-token"}})
+	assert.Equal(t, http.StatusTooManyRequests, code)
+	assert.Contains(t, body, "Too many failed attempts from your address: try again in 1m0s.")
+	assert.Equal(t, "60", h.Get("Retry-After"))
+	e.f.mu.Lock()
+	assert.Equal(t, 2, e.f.failedLogins, "a throttled attempt is not checked, so not counted")
+	e.f.maxFailedLogins = 0
+	e.f.mu.Unlock()
+	code, _, _ = b.postCSRF("/login", url.Values{"token": {"secret-admin-token"}})
+	assert.Equal(t, http.StatusSeeOther, code, "logged in once the wait is over")
 }
 
 func TestHostileNamesAreEscaped(t *testing.T) {
