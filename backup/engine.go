@@ -43,7 +43,19 @@ type Options struct {
 	// MaxPause is how long a run may stay paused (see Engine.Pause) before
 	// it is canceled. Default: DefaultMaxPause.
 	MaxPause time.Duration
+	// StallTimeout is how long a destination may take no data while the
+	// run waits on it (its share of the fan-out stays full) before its copy
+	// is given up: its Put's context is canceled with ErrDestinationStalled
+	// and the other destinations go on (see Run). A Put that ignores the
+	// cancellation is left behind a minute later. Destinations that detect
+	// stalls themselves (destination.StallGuard: S3, Drive) are exempt.
+	// Job.StallTimeout overrides it. Default: DefaultStallTimeout;
+	// negative: never.
+	StallTimeout time.Duration
 }
+
+// DefaultStallTimeout is Options.StallTimeout's default.
+const DefaultStallTimeout = 5 * time.Minute
 
 // Engine runs backup jobs and restores their backups, recording everything in
 // a store. It is safe for concurrent use; several jobs may run at once.
@@ -92,6 +104,9 @@ func New(st store.Store, opts *Options) *Engine {
 	}
 	if o.MaxPause <= 0 {
 		o.MaxPause = DefaultMaxPause
+	}
+	if o.StallTimeout == 0 {
+		o.StallTimeout = DefaultStallTimeout
 	}
 	return &Engine{store: st, opts: o, subs: map[int]func(notify.Event){}}
 }

@@ -3,9 +3,11 @@ package backup
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // fanout copies one byte stream to several readers, one per destination, each
@@ -16,6 +18,10 @@ import (
 // applies back-pressure to the writer. A branch whose consumer stops (its Put
 // failed) is cut off; the others go on. Write fails only when every branch is
 // gone.
+//
+// A branch that takes no chunk for its stall duration while the writer waits
+// on it (its queue stays full) is abandoned: cut off like a stopped one, its consumer's
+// context canceled with ErrDestinationStalled (see branch.abandon).
 //
 // Write and flush and close are called from one goroutine; each branch's Read
 // from another.
@@ -33,6 +39,12 @@ type chunk struct {
 	refs atomic.Int32
 }
 
+// ErrDestinationStalled is wrapped by the failure of a destination that took
+// no data for the job's stall timeout (Job.StallTimeout,
+// Options.StallTimeout) while the others went on: its copy fails, and the
+// run ends partial (or failed when no destination is left).
+var ErrDestinationStalled = errors.New("destination stalled")
+
 // errAllDestinationsFailed is returned by fanout.Write when no branch is left.
 var errAllDestinationsFailed = errors.New("every destination failed")
 
@@ -41,11 +53,18 @@ type branch struct {
 	f     *fanout
 	queue chan *chunk
 	done  chan struct{} // closed when the consumer stops reading (Put returned)
+	// stall (0: never) and cancel, which cancels the consumer's context, are
+	// set by the caller before the first Write; abandoned is closed when the
+	// branch is abandoned.
+	stall     time.Duration
+	cancel    context.CancelCauseFunc
+	abandoned chan struct{}
 
-	mu     sync.Mutex
-	endErr error // set before queue is closed: nil means a clean EOF
-	closed bool  // the writer has ended the stream
-	early  bool  // the consumer stopped before the writer ended the stream
+	mu       sync.Mutex
+	endErr   error // set before queue is closed: nil means a clean EOF
+	closed   bool  // the writer has ended the stream
+	early    bool  // the consumer stopped before the writer ended the stream
+	stallErr error // why the branch was abandoned (wraps ErrDestinationStalled)
 
 	cur  *chunk
 	off  int
@@ -57,9 +76,10 @@ func newFanout(ctx context.Context, n, queueLen, chunkSize int) *fanout {
 	f := &fanout{ctx: ctx, chunkSize: chunkSize}
 	for range n {
 		f.branches = append(f.branches, &branch{
-			f:     f,
-			queue: make(chan *chunk, queueLen),
-			done:  make(chan struct{}),
+			f:         f,
+			queue:     make(chan *chunk, queueLen),
+			done:      make(chan struct{}),
+			abandoned: make(chan struct{}),
 		})
 	}
 	return f
@@ -125,17 +145,43 @@ func (f *fanout) send() error {
 		select {
 		case b.queue <- c:
 			sent++
+			continue
+		default:
+		}
+		// The branch is behind: wait, at most b.stall.
+		var stalled <-chan time.Time
+		var timer *time.Timer
+		if b.stall > 0 {
+			timer = time.NewTimer(b.stall)
+			stalled = timer.C
+		}
+		select {
+		case b.queue <- c:
+			sent++
 		case <-b.done:
 			b.dead = true
 			f.release(c)
+		case <-stalled:
+			b.dead = true
+			f.release(c)
+			b.abandon(fmt.Errorf("%w: it took no data for %s", ErrDestinationStalled, b.stall))
 		case <-f.ctx.Done():
+			stopTimer(timer)
 			return f.ctx.Err()
 		}
+		stopTimer(timer)
 	}
 	if sent == 0 {
 		return errAllDestinationsFailed
 	}
 	return nil
+}
+
+// stopTimer stops t, if any.
+func stopTimer(t *time.Timer) {
+	if t != nil {
+		t.Stop()
+	}
 }
 
 // close ends every branch's stream: with io.EOF when err is nil, else with err,
@@ -177,9 +223,29 @@ func (b *branch) Read(p []byte) (int, error) {
 // stop records that the consumer has returned; the writer cuts the branch off.
 func (b *branch) stop() {
 	b.mu.Lock()
-	b.early = !b.closed
+	b.early = b.early || !b.closed
 	b.mu.Unlock()
 	close(b.done)
+}
+
+// abandon gives up on a stalled consumer: it records why, cancels the
+// consumer's context with that cause and closes abandoned. The consumer
+// counts as stopped early (the destination failed on its own).
+func (b *branch) abandon(why error) {
+	b.mu.Lock()
+	b.stallErr, b.early = why, true
+	b.mu.Unlock()
+	if b.cancel != nil {
+		b.cancel(why)
+	}
+	close(b.abandoned)
+}
+
+// stalled returns why the branch was abandoned, nil when it was not.
+func (b *branch) stalled() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.stallErr
 }
 
 // stoppedEarly reports whether the consumer gave up before the stream ended,

@@ -27,6 +27,10 @@ type Job struct {
 	Prefix string
 	// Timeout bounds one run; zero means no limit.
 	Timeout time.Duration
+	// StallTimeout, when not zero, overrides Options.StallTimeout for this
+	// job's runs: how long one destination may take no data before its copy
+	// is given up (ErrDestinationStalled). Negative: never.
+	StallTimeout time.Duration
 	// Retention, when set, is applied by Engine.Prune and automatically after
 	// every successful run. Nil keeps every backup.
 	Retention *retention.Policy

@@ -236,16 +236,20 @@ func (x *execution) execute(ctx context.Context) *Result {
 
 	// Start one upload per destination, each reading its own branch.
 	fan := newFanout(ctx, len(job.Destinations), e.opts.QueueLength, e.opts.ChunkSize)
-	results := make([]copyResult, len(job.Destinations))
+	done := make([]chan copyResult, len(job.Destinations))
 	branches := fan.branches
-	var wg sync.WaitGroup
 	for i, t := range job.Destinations {
 		b := fan.branches[i]
-		wg.Go(func() {
-			defer b.stop()
-			obj, err := t.Destination.Put(ctx, key, b, &destination.PutOptions{ContentType: "application/octet-stream"})
-			results[i] = copyResult{obj: obj, err: err, complete: b.eof}
-		})
+		putCtx, cancelPut := context.WithCancelCause(ctx)
+		b.cancel, b.stall = cancelPut, e.stallTimeout(job, t.Destination)
+		done[i] = make(chan copyResult, 1)
+		go func() {
+			defer cancelPut(nil)
+			obj, err := t.Destination.Put(putCtx, key, b, &destination.PutOptions{ContentType: "application/octet-stream"})
+			r := copyResult{obj: obj, err: err, complete: b.eof}
+			b.stop()
+			done[i] <- r
+		}()
 	}
 
 	// The pipeline: source -> pause gate -> count -> compress -> encrypt ->
@@ -281,7 +285,7 @@ func (x *execution) execute(ctx context.Context) *Result {
 	} else {
 		fan.close(nil)
 	}
-	wg.Wait()
+	results := x.awaitCopies(ctx, branches, done, key)
 	// When every destination gave up on its own, the source's write error is
 	// only the consequence: report the destinations' errors instead.
 	if x.sourceErr != nil && allFailedOnTheirOwn(branches, results) {
@@ -347,6 +351,73 @@ func (x *execution) execute(ctx context.Context) *Result {
 		res.Backup.Status, res.Backup.Protected, res.Backup.ProtectedUntil = store.BackupPreRestore, true, x.safetyUntil
 	}
 	return res
+}
+
+// abandonGrace is how long awaitCopies waits for a destination's Put to
+// return once its branch was abandoned or the run's context ended.
+var abandonGrace = time.Minute
+
+// awaitCopies waits for every destination's Put and returns their results.
+// A stalled destination's failure is its stall (ErrDestinationStalled), not
+// the cancellation it caused. A Put that does not return within abandonGrace
+// of being abandoned, or of ctx ending, is given up on so that the run can
+// end: its result is a failure, and should it still store the artifact
+// later, that artifact (which has no manifest) is deleted.
+func (x *execution) awaitCopies(ctx context.Context, branches []*branch, done []chan copyResult, key string) []copyResult {
+	results := make([]copyResult, len(done))
+	for i, ch := range done {
+		b := branches[i]
+		var r copyResult
+		select {
+		case r = <-ch:
+		case <-b.abandoned:
+			r = x.graceWait(i, ch, key, b.stalled())
+		case <-ctx.Done():
+			r = x.graceWait(i, ch, key, context.Cause(ctx))
+		}
+		if stall := b.stalled(); stall != nil && (r.err != nil || !r.complete) && !errors.Is(r.err, ErrDestinationStalled) {
+			r.err = stall
+		}
+		results[i] = r
+	}
+	return results
+}
+
+// graceWait waits abandonGrace for destination i's Put to return; when it
+// does not, it leaves a goroutine to delete what the Put may still store,
+// and returns why as the result.
+func (x *execution) graceWait(i int, ch chan copyResult, key string, why error) copyResult {
+	t := time.NewTimer(abandonGrace)
+	defer t.Stop()
+	select {
+	case r := <-ch:
+		return r
+	case <-t.C:
+	}
+	dest := x.job.Destinations[i]
+	x.log.warn("destination did not stop its upload: left behind", "destination", dest.Name, "waited", abandonGrace.String())
+	go func() {
+		if r := <-ch; r.err == nil {
+			err := dest.Destination.Delete(context.Background(), key)
+			x.log.warn("a destination left behind stored the artifact late: deleted (it has no manifest)",
+				"destination", dest.Name, "key", key, "err", err)
+		}
+	}()
+	return copyResult{err: fmt.Errorf("%w; its upload did not stop within %s and was left behind", why, abandonGrace)}
+}
+
+// stallTimeout is how long d may take no data in a run of job: job's
+// Job.StallTimeout, else the engine's; 0 (never) when off, or when d guards
+// against stalls itself (destination.StallGuard).
+func (e *Engine) stallTimeout(job *Job, d destination.Destination) time.Duration {
+	if g, ok := d.(destination.StallGuard); ok && g.GuardsStalls() {
+		return 0
+	}
+	t := job.StallTimeout
+	if t == 0 {
+		t = e.opts.StallTimeout
+	}
+	return max(t, 0)
 }
 
 func allFailedOnTheirOwn(branches []*branch, results []copyResult) bool {

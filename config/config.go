@@ -152,6 +152,11 @@ type Job struct {
 	Prefix string `yaml:"prefix"`
 	// Timeout limits one run; zero means no limit.
 	Timeout Duration `yaml:"timeout"`
+	// StallTimeout is how long one destination may take no data before its
+	// copy is given up and the others go on (backup.Job.StallTimeout).
+	// Default backup.DefaultStallTimeout; the s3 and gdrive destinations
+	// detect stalls themselves and are exempt.
+	StallTimeout Duration `yaml:"stall_timeout"`
 	// Retention says which backups to keep; nil (no "retention" key) keeps
 	// them all.
 	Retention *Retention `yaml:"retention"`

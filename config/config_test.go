@@ -151,7 +151,7 @@ func TestValidateBuiltInCode(t *testing.T) {
 		LogLevel:     "loud",
 		Destinations: map[string]Destination{"d": {URL: "file:backups"}},
 		Jobs: []Job{
-			{Name: "j", Source: "dir:data", Destinations: []string{"d"}, Timeout: Duration(-time.Second)},
+			{Name: "j", Source: "dir:data", Destinations: []string{"d"}, Timeout: Duration(-time.Second), StallTimeout: Duration(-time.Second)},
 			{Name: "j", Source: "data", Destinations: []string{"e"}},
 		},
 	}
@@ -161,11 +161,12 @@ func TestValidateBuiltInCode(t *testing.T) {
 	assert.Equal(t, 0, first.Line)
 	assert.Equal(t, `log_level: invalid log level "loud" (want debug, info, warn or error)
 jobs[0].timeout: must be greater than 0, got -1s (leave it out for no timeout)
+jobs[0].stall_timeout: must be greater than 0, got -1s (leave it out for the default, 5m)
 jobs[1].name: duplicate job name "j" (first used at jobs[0])
 jobs[1].source: URL has no scheme (want scheme:path or scheme://host/path, such as "file:backups")
 jobs[1].destinations[0]: unknown destination "e" (did you mean "d"? known destinations: d)`, err.Error())
 
 	var joined interface{ Unwrap() []error }
 	require.True(t, errors.As(err, &joined))
-	assert.Len(t, joined.Unwrap(), 5)
+	assert.Len(t, joined.Unwrap(), 6)
 }

@@ -207,3 +207,33 @@ jobs:
 	require.NoError(t, err)
 	assert.Equal(t, store.RunInterrupted, run.Status, "the dead run is still marked interrupted")
 }
+
+// A job's stall_timeout reaches its backup.Job; left out, the engine's
+// default applies.
+func TestStallTimeoutIsWired(t *testing.T) {
+	dir := t.TempDir()
+	src := `store: sqlite:` + filepath.Join(dir, "b.db") + `
+destinations:
+  one:
+    url: mem://stall-wired
+jobs:
+  - name: set
+    source: dir:` + dir + `
+    destinations: [one]
+    stall_timeout: 90s
+  - name: unset
+    source: dir:` + dir + `
+    destinations: [one]
+`
+	cfg, err := Parse([]byte(src), dir, "backupd.yaml")
+	require.NoError(t, err)
+	rt, err := Open(context.Background(), cfg, nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { rt.Close() })
+	j, err := rt.Job("set")
+	require.NoError(t, err)
+	assert.Equal(t, 90*time.Second, j.Job.StallTimeout)
+	j, err = rt.Job("unset")
+	require.NoError(t, err)
+	assert.Zero(t, j.Job.StallTimeout)
+}

@@ -236,6 +236,9 @@ func (v *validator) job(c *Config, i int, destNames []string, first map[string]i
 	if (j.Timeout < 0 || j.Timeout == 0 && v.present(at("timeout"))) && !v.bad(at("timeout")) {
 		v.add(at("timeout"), p, "must be greater than 0, got %s (leave it out for no timeout)", j.Timeout)
 	}
+	if (j.StallTimeout < 0 || j.StallTimeout == 0 && v.present(at("stall_timeout"))) && !v.bad(at("stall_timeout")) {
+		v.add(at("stall_timeout"), p, "must be greater than 0, got %s (leave it out for the default, 5m)", j.StallTimeout)
+	}
 
 	if j.Retention != nil && !v.bad(at("retention")) {
 		v.retention(j.Retention, at("retention"))

@@ -124,7 +124,7 @@ func Open(ctx context.Context, cfg *Config, opts *OpenOptions) (rt *Runtime, err
 			return nil, fmt.Errorf("job %s: timezone: %w", j.Name, err)
 		}
 		job := &backup.Job{Name: j.Name, Source: src, Compression: backup.Compression(j.Compression),
-			Prefix: j.Prefix, Timeout: time.Duration(j.Timeout)}
+			Prefix: j.Prefix, Timeout: time.Duration(j.Timeout), StallTimeout: time.Duration(j.StallTimeout)}
 		for _, name := range j.Destinations {
 			job.Destinations = append(job.Destinations, backup.Target{Name: name, Destination: rt.Destinations[name]})
 		}

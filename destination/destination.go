@@ -81,6 +81,18 @@ type Checker interface {
 	Check(ctx context.Context) error
 }
 
+// StallGuard is implemented by destinations that detect stalled transfers
+// themselves and fail a Put that stops moving (the S3 adapter's
+// stall_timeout, Drive's chunk timeout). The backup engine applies its own
+// stall timeout (backup.Options.StallTimeout) only to destinations without
+// one: a destination that sends what it read in large parts takes no data
+// for as long as a part takes, which on a slow link can be many minutes.
+type StallGuard interface {
+	// GuardsStalls reports whether the destination fails a stalled Put on
+	// its own.
+	GuardsStalls() bool
+}
+
 // Cleaner is implemented by destinations that can leave debris behind when a
 // process is killed mid-write (temporary files, incomplete multipart uploads).
 type Cleaner interface {

@@ -249,6 +249,10 @@ func New(ctx context.Context, opts Options) (*Drive, error) {
 }
 
 // String returns "gdrive://FOLDER_ID", with no secrets.
+// GuardsStalls reports whether a chunk request that takes too long fails
+// (Options.ChunkTimeout not negative): see destination.StallGuard.
+func (d *Drive) GuardsStalls() bool { return d.chunkTime > 0 }
+
 func (d *Drive) String() string { return Scheme + "://" + d.root }
 
 // CreateFolder creates a folder called name inside the folder opts.FolderID

@@ -116,11 +116,13 @@ type Bucket struct {
 	prefix     string // "" or ends with "/"
 	up         *s3util.Uploader
 	cleanupAge time.Duration
+	stall      time.Duration // <= 0: no stall detection
 }
 
 var (
 	_ destination.Destination = (*Bucket)(nil)
 	_ destination.Checker     = (*Bucket)(nil)
+	_ destination.StallGuard  = (*Bucket)(nil)
 	_ destination.Cleaner     = (*Bucket)(nil)
 )
 
@@ -224,7 +226,7 @@ func New(ctx context.Context, opts Options) (*Bucket, error) {
 		o.HTTPClient = &guardClient{next: o.HTTPClient, idle: idle}
 	})
 	up.Client = client
-	b := &Bucket{client: client, bucket: opts.Bucket, prefix: prefix, up: up, cleanupAge: opts.CleanupAge}
+	b := &Bucket{client: client, bucket: opts.Bucket, prefix: prefix, up: up, cleanupAge: opts.CleanupAge, stall: idle}
 	if b.cleanupAge == 0 {
 		b.cleanupAge = DefaultCleanupAge
 	}
@@ -245,6 +247,10 @@ func joinValues[T ~string](vs []T) string {
 }
 
 // String returns "s3://bucket/prefix", with no secrets.
+// GuardsStalls reports whether the bucket fails stalled requests itself
+// (Options.StallTimeout not negative): see destination.StallGuard.
+func (b *Bucket) GuardsStalls() bool { return b.stall > 0 }
+
 func (b *Bucket) String() string { return "s3://" + b.bucket + "/" + b.prefix }
 
 // Client returns the SDK client the Bucket uses, for what this package does
