@@ -100,8 +100,13 @@ func (rt *Runtime) verifyEntries() ([]*verifyEntry, error) {
 // returns ctx's error then, or nil at once when no job has such a block.
 // Each slot is claimed in the store (store.Runs.ClaimRun, schedule ID
 // VerifyScheduleID(job)) so that of several replicas exactly one verifies
-// it; a slot with no backup to verify is recorded as skipped. Slots that
-// passed while no replica ran are not made up for.
+// it; a slot with no backup to verify is recorded as skipped.
+//
+// Slots that passed while no replica ran are made up for once, at the
+// start: for a job whose verification has run before, the latest slot
+// since its last recorded one, if it is at most MissedVerifyGrace old, is
+// verified (and claimed like any slot, so that of several replicas starting
+// at once one does it). The slots before it are not.
 func (rt *Runtime) RunVerifySchedules(ctx context.Context) error {
 	entries, err := rt.verifyEntries()
 	if err != nil {
@@ -114,6 +119,14 @@ func (rt *Runtime) RunVerifySchedules(ctx context.Context) error {
 	now := time.Now()
 	for _, en := range entries {
 		en.next = en.cron.Next(now)
+		if slot, ok := rt.missedVerifySlot(ctx, en, now); ok {
+			rt.Logger.Warn("verifying a slot missed while no replica ran", "job", en.job.Name, "slot", slot)
+			go func() {
+				if err := rt.VerifySlot(ctx, en.job, en.level, slot); err != nil {
+					rt.Logger.Error("scheduled verify", "job", en.job.Name, "slot", slot, "err", err)
+				}
+			}()
+		}
 	}
 	for {
 		first := entries[0]
@@ -147,6 +160,35 @@ func (rt *Runtime) RunVerifySchedules(ctx context.Context) error {
 			}()
 		}
 	}
+}
+
+// MissedVerifyGrace is how old a verify slot missed while no replica ran
+// may be and still be made up for (see RunVerifySchedules): a week, as the
+// scheduler's default missed-run grace.
+const MissedVerifyGrace = 7 * 24 * time.Hour
+
+// missedVerifySlot returns the latest slot of en at or before now that
+// comes after the last verify slot recorded for its job and is at most
+// MissedVerifyGrace old; false when there is none, or when the job has no
+// recorded verification (a new verify block makes nothing up).
+func (rt *Runtime) missedVerifySlot(ctx context.Context, en *verifyEntry, now time.Time) (time.Time, bool) {
+	runs, err := rt.Store.ListRuns(ctx, store.RunFilter{ScheduleID: VerifyScheduleID(en.job.Name), Limit: 1})
+	if err != nil {
+		rt.Logger.Error("verify schedules: cannot look for missed slots", "job", en.job.Name, "err", err)
+		return time.Time{}, false
+	}
+	if len(runs) == 0 || runs[0].Slot.IsZero() {
+		return time.Time{}, false
+	}
+	from := runs[0].Slot
+	if cutoff := now.Add(-MissedVerifyGrace); from.Before(cutoff) {
+		from = cutoff
+	}
+	var latest time.Time
+	for s, n := en.cron.Next(from), 0; !s.IsZero() && !s.After(now) && n < 1_000_000; s, n = en.cron.Next(s), n+1 {
+		latest = s
+	}
+	return latest, !latest.IsZero()
 }
 
 // VerifySlot claims the verify slot of job at slot and, if this process

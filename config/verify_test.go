@@ -101,3 +101,63 @@ jobs:
 	assert.True(t, got.VerifyOK)
 	assert.Equal(t, "checksum", got.VerifyLevel)
 }
+
+// A verify slot missed while no replica ran is made up for once at the
+// start, the latest one only; a job whose verification never ran makes
+// nothing up.
+func TestMissedVerifySlotIsMadeUpOnce(t *testing.T) {
+	data := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(data, "a.txt"), []byte("hello"), 0o644))
+	dir := t.TempDir()
+	src := `store: sqlite:` + dir + `/b.db
+destinations:
+  disk:
+    url: mem://verify-missed-slot
+jobs:
+  - name: app
+    source: dir:` + data + `
+    destinations: [disk]
+    verify:
+      schedule: "@hourly"
+      timezone: UTC
+`
+	cfg, err := Parse([]byte(src), dir, "backupd.yaml")
+	require.NoError(t, err)
+	rt, err := Open(context.Background(), cfg, nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { rt.Close() })
+	j, err := rt.Job("app")
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+
+	verifyRuns := func() []store.Run {
+		runs, err := rt.Store.ListRuns(context.Background(), store.RunFilter{ScheduleID: VerifyScheduleID("app"), Limit: 100})
+		require.NoError(t, err)
+		return runs
+	}
+	// No verification yet: nothing is made up.
+	short, stop := context.WithTimeout(ctx, 300*time.Millisecond)
+	assert.ErrorIs(t, rt.RunVerifySchedules(short), context.DeadlineExceeded)
+	stop()
+	assert.Empty(t, verifyRuns())
+
+	// The last verification ran five hours ago; a backup exists since.
+	hour := time.Now().UTC().Truncate(time.Hour)
+	require.NoError(t, rt.VerifySlot(ctx, j.Job, backup.VerifyChecksum, hour.Add(-5*time.Hour)))
+	res, err := rt.Engine.Run(ctx, j.Job, backup.RunOptions{})
+	require.NoError(t, err)
+
+	done := make(chan error, 1)
+	go func() { done <- rt.RunVerifySchedules(ctx) }()
+	require.Eventually(t, func() bool { return len(verifyRuns()) == 2 && verifyRuns()[0].Status.Final() }, 20*time.Second, 20*time.Millisecond)
+	cancel()
+	<-done
+	runs := verifyRuns()
+	require.Len(t, runs, 2, "the old slot and the latest missed one, not the four between")
+	assert.Equal(t, store.RunSucceeded, runs[0].Status)
+	assert.Equal(t, res.Backup.ID, runs[0].BackupID)
+	if got := runs[0].Slot; !got.Equal(hour) {
+		assert.Equal(t, hour.Add(time.Hour), got, "the latest hourly slot (the hour turned during the test)")
+	}
+}
