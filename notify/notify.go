@@ -51,7 +51,10 @@ const (
 	HealthRecovered EventType = "health.recovered"
 )
 
-// EventTypes lists every event type, in the order above.
+// EventTypes lists every event type: the run events, retention, verify
+// failed, health, then the types added later (verify succeeded, restore).
+// The order is kept stable: config error messages list the known types in
+// it.
 var EventTypes = []EventType{
 	RunStarted, RunProgress, RunSucceeded, RunPartial, RunFailed, RunCanceled, RunInterrupted,
 	RetentionPruned, RetentionFailed, VerifyFailed, HealthUnhealthy, HealthRecovered,
