@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/backupkit/backupkit/config"
+	"github.com/backupkit/backupkit/internal/roles"
 )
 
 // Caller is who made a request.
@@ -18,21 +19,8 @@ type Caller struct {
 	Role string
 }
 
-// rank orders roles; an unknown or empty role ranks as none.
-func rank(role string) int {
-	switch role {
-	case config.RoleViewer:
-		return 1
-	case config.RoleOperator:
-		return 2
-	case config.RoleAdmin:
-		return 3
-	}
-	return 0
-}
-
 // Allows reports whether c may do what needs at least role need.
-func (c Caller) Allows(need string) bool { return rank(c.Role) > 0 && rank(c.Role) >= rank(need) }
+func (c Caller) Allows(need string) bool { return roles.Allows(c.Role, need) }
 
 // Anonymous is the caller of every request when no tokens are configured:
 // an admin (backupd then listens on loopback only).

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/backupkit/backupkit/config"
+	"github.com/backupkit/backupkit/internal/roles"
 	"github.com/backupkit/backupkit/store"
 )
 
@@ -106,7 +107,7 @@ func TestAuthorizationTable(t *testing.T) {
 				case role == "":
 				case who == "none" || who == "bad":
 					want = http.StatusUnauthorized
-				case rank(who) < rank(role):
+				case !roles.Allows(who, role):
 					want = http.StatusForbidden
 				}
 				body := ""

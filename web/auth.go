@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/backupkit/backupkit/internal/roles"
 )
 
 // TokenCookie is the name of the cookie /login sets: an HttpOnly,
@@ -40,29 +42,6 @@ func TokenFromCookie(r *http.Request) string {
 	return c.Value
 }
 
-// The roles, from least to most allowed.
-const (
-	roleViewer   = "viewer"
-	roleOperator = "operator"
-	roleAdmin    = "admin"
-)
-
-// rank orders roles; an unknown role ranks as none.
-func rank(role string) int {
-	switch role {
-	case roleViewer:
-		return 1
-	case roleOperator:
-		return 2
-	case roleAdmin:
-		return 3
-	}
-	return 0
-}
-
-// allows reports whether role may do what needs at least role need.
-func allows(role, need string) bool { return rank(role) >= rank(need) && rank(role) > 0 }
-
 type ctxKey int
 
 const (
@@ -86,11 +65,11 @@ func csrfToken(r *http.Request) string {
 // withSession resolves the caller's role and makes sure the browser has a
 // CSRF cookie; the values go into the request's context.
 func (s *server) withSession(w http.ResponseWriter, r *http.Request) *http.Request {
-	role := roleAdmin
+	role := roles.Admin
 	if s.d.Role != nil {
 		role = s.d.Role(r)
 	}
-	if rank(role) == 0 {
+	if roles.Rank(role) == 0 {
 		role = ""
 	}
 	seed := ""
@@ -177,11 +156,11 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 		probe.Header.Del("Authorization")
 		probe.Header.Del("Cookie")
 		probe.AddCookie(&http.Cookie{Name: TokenCookie, Value: token})
-		role := roleAdmin
+		role := roles.Admin
 		if s.d.Role != nil {
 			role = s.d.Role(probe)
 		}
-		if token != "" && rank(role) > 0 {
+		if token != "" && roles.Rank(role) > 0 {
 			http.SetCookie(w, &http.Cookie{Name: TokenCookie, Value: token, Path: "/", HttpOnly: true,
 				Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode})
 			http.Redirect(w, r, next, http.StatusSeeOther)

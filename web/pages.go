@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/backupkit/backupkit/internal/redact"
+	"github.com/backupkit/backupkit/internal/roles"
+	"github.com/backupkit/backupkit/internal/units"
 	"github.com/backupkit/backupkit/store"
 )
 
@@ -40,7 +42,7 @@ var funcs = template.FuncMap{
 		return t.UTC().Format("2006-01-02 15:04:05 UTC")
 	},
 	"iso":   isoTime,
-	"bytes": humanBytes,
+	"bytes": units.FormatBinary,
 	"dur":   runDuration,
 	"query": func(kv ...string) string {
 		v := url.Values{}
@@ -75,20 +77,6 @@ func runDuration(r store.Run) string {
 		return "—"
 	}
 	return r.FinishedAt.Sub(r.StartedAt).Round(time.Millisecond).String()
-}
-
-// humanBytes is n in binary units ("1.5 MiB").
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return strconv.FormatInt(n, 10) + " B"
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit && exp < 5; m /= unit {
-		div *= unit
-		exp++
-	}
-	return strconv.FormatFloat(float64(n)/float64(div), 'f', 1, 64) + " " + string("KMGTPE"[exp]) + "iB"
 }
 
 // jobRow is one dashboard line.
@@ -299,7 +287,7 @@ func (s *server) runLog(w http.ResponseWriter, r *http.Request) {
 		if err == nil {
 			rj := runJSON{ID: run.ID, Job: run.Job, Kind: string(run.Kind), Status: string(run.Status), Final: run.Status.Final(),
 				Reason: redact.Text(run.Reason), BytesRead: run.BytesRead, BytesWritten: run.BytesWritten,
-				BytesText: humanBytes(run.BytesRead) + " read, " + humanBytes(run.BytesWritten) + " written",
+				BytesText: units.FormatBinary(run.BytesRead) + " read, " + units.FormatBinary(run.BytesWritten) + " written",
 				BackupID:  run.BackupID, StartedAt: isoTime(run.StartedAt),
 				FinishedAt: isoTime(run.FinishedAt), Duration: runDuration(run)}
 			last := after
@@ -526,7 +514,7 @@ func (s *server) schedule(w http.ResponseWriter, r *http.Request) {
 			}
 		case "save":
 			switch {
-			case !allows(roleOf(r), roleAdmin):
+			case !roles.Allows(roleOf(r), roles.Admin):
 				s.fail(w, r, http.StatusForbidden, "saving a schedule needs the admin role; you are "+roleOf(r))
 				return
 			case s.d.SaveSchedule == nil:

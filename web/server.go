@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/backupkit/backupkit/internal/redact"
+	"github.com/backupkit/backupkit/internal/roles"
 	"github.com/backupkit/backupkit/store"
 )
 
@@ -82,18 +83,18 @@ func newServer(d Deps) *server {
 	m.HandleFunc("GET /login", s.login)
 	m.HandleFunc("POST /login", s.login)
 	m.HandleFunc("POST /logout", s.logout)
-	m.HandleFunc("GET /{$}", s.need(roleViewer, s.dashboard))
-	m.HandleFunc("GET /runs", s.need(roleViewer, s.runs))
-	m.HandleFunc("GET /runs/{id}", s.need(roleViewer, s.run))
-	m.HandleFunc("GET /runs/{id}/log.json", s.need(roleViewer, s.runLog))
-	m.HandleFunc("GET /backups", s.need(roleViewer, s.backups))
-	m.HandleFunc("GET /backups/{id}/restore", s.need(roleAdmin, s.restoreForm))
-	m.HandleFunc("POST /backups/{id}/restore", s.need(roleAdmin, s.restore))
-	m.HandleFunc("POST /backups/{id}/protect", s.need(roleAdmin, s.protect))
-	m.HandleFunc("POST /jobs/{job}/run", s.need(roleOperator, s.runNow))
-	m.HandleFunc("GET /schedules/preview.json", s.need(roleViewer, s.previewJSON))
-	m.HandleFunc("GET /schedules/{job}", s.need(roleViewer, s.schedule))
-	m.HandleFunc("POST /schedules/{job}", s.need(roleViewer, s.schedule))
+	m.HandleFunc("GET /{$}", s.need(roles.Viewer, s.dashboard))
+	m.HandleFunc("GET /runs", s.need(roles.Viewer, s.runs))
+	m.HandleFunc("GET /runs/{id}", s.need(roles.Viewer, s.run))
+	m.HandleFunc("GET /runs/{id}/log.json", s.need(roles.Viewer, s.runLog))
+	m.HandleFunc("GET /backups", s.need(roles.Viewer, s.backups))
+	m.HandleFunc("GET /backups/{id}/restore", s.need(roles.Admin, s.restoreForm))
+	m.HandleFunc("POST /backups/{id}/restore", s.need(roles.Admin, s.restore))
+	m.HandleFunc("POST /backups/{id}/protect", s.need(roles.Admin, s.protect))
+	m.HandleFunc("POST /jobs/{job}/run", s.need(roles.Operator, s.runNow))
+	m.HandleFunc("GET /schedules/preview.json", s.need(roles.Viewer, s.previewJSON))
+	m.HandleFunc("GET /schedules/{job}", s.need(roles.Viewer, s.schedule))
+	m.HandleFunc("POST /schedules/{job}", s.need(roles.Viewer, s.schedule))
 	s.mux = m
 	return s
 }
@@ -140,7 +141,7 @@ func (s *server) need(need string, h http.HandlerFunc) http.HandlerFunc {
 		case role == "":
 			s.fail(w, r, http.StatusUnauthorized, "log in first")
 			return
-		case !allows(role, need):
+		case !roles.Allows(role, need):
 			s.fail(w, r, http.StatusForbidden, fmt.Sprintf("this needs the %s role; you are %s", need, role))
 			return
 		}
@@ -168,10 +169,10 @@ type page struct {
 func (s *server) can(r *http.Request) map[string]bool {
 	role := roleOf(r)
 	return map[string]bool{
-		"run":      s.d.RunNow != nil && allows(role, roleOperator),
-		"restore":  s.d.Restore != nil && allows(role, roleAdmin),
-		"protect":  s.d.Protect != nil && allows(role, roleAdmin),
-		"schedule": s.d.SaveSchedule != nil && allows(role, roleAdmin),
+		"run":      s.d.RunNow != nil && roles.Allows(role, roles.Operator),
+		"restore":  s.d.Restore != nil && roles.Allows(role, roles.Admin),
+		"protect":  s.d.Protect != nil && roles.Allows(role, roles.Admin),
+		"schedule": s.d.SaveSchedule != nil && roles.Allows(role, roles.Admin),
 		"preview":  s.d.NextRuns != nil,
 		"logout":   TokenFromCookie(r) != "",
 	}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/backupkit/backupkit/backup"
+	"github.com/backupkit/backupkit/internal/units"
 	"github.com/backupkit/backupkit/store"
 )
 
@@ -74,7 +75,7 @@ func cmdBackup(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fmt.Fprintf(stdout, "run %s: %s in %s\n", r.ID, r.Status, r.FinishedAt.Sub(r.StartedAt).Round(time.Millisecond))
 	if res.Backup != nil {
 		b := res.Backup
-		fmt.Fprintf(stdout, "backup %s: %s read, %s stored, sha256 %s\n", b.ID, humanBytes(r.BytesRead), humanBytes(b.Size), b.SHA256)
+		fmt.Fprintf(stdout, "backup %s: %s read, %s stored, sha256 %s\n", b.ID, units.FormatBinary(r.BytesRead), units.FormatBinary(b.Size), b.SHA256)
 		for _, c := range b.Copies {
 			fmt.Fprintf(stdout, "  %-12s %s\n", c.Destination, c.Key)
 		}
@@ -140,7 +141,7 @@ func cmdList(ctx context.Context, args []string, stdout, stderr io.Writer) error
 				verified = "FAILED " + b.LastVerifiedAt.Local().Format(time.DateOnly)
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", b.ID, b.Job, b.CreatedAt.Local().Format(time.DateTime), humanBytes(b.Size), status, verified, copies)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", b.ID, b.Job, b.CreatedAt.Local().Format(time.DateTime), units.FormatBinary(b.Size), status, verified, copies)
 	}
 	if err := tw.Flush(); err != nil {
 		return err

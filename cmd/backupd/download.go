@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/backupkit/backupkit/backup"
+	"github.com/backupkit/backupkit/internal/units"
 	"github.com/backupkit/backupkit/notify"
 )
 
@@ -74,7 +75,7 @@ func cmdDownload(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 	if f != nil {
-		fmt.Fprintf(stderr, "backup %s: %s written to %s\n", b.ID, humanBytes(written), *out)
+		fmt.Fprintf(stderr, "backup %s: %s written to %s\n", b.ID, units.FormatBinary(written), *out)
 	}
 	return nil
 }

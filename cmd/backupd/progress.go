@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/backupkit/backupkit/internal/units"
 	"github.com/backupkit/backupkit/notify"
 )
 
@@ -44,7 +45,7 @@ func (p *progressPrinter) event(e notify.Event) {
 		return
 	}
 	line := fmt.Sprintf("%s %s  %s read → %s written  %s/s  %s", spinner[p.frame%len(spinner)], e.Job,
-		humanBytes(e.BytesRead), humanBytes(e.BytesWritten), humanBytes(int64(e.Rate)), clock(e.Elapsed))
+		units.FormatBinary(e.BytesRead), units.FormatBinary(e.BytesWritten), units.FormatBinary(int64(e.Rate)), clock(e.Elapsed))
 	p.frame++
 	if p.tty {
 		fmt.Fprintf(p.w, "\r\033[K%s", line)
@@ -65,19 +66,6 @@ func (p *progressPrinter) done() {
 	if p.drawn {
 		fmt.Fprint(p.w, "\r\033[K")
 	}
-}
-
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
 func clock(d time.Duration) string {

@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/backupkit/backupkit/backup"
+	"github.com/backupkit/backupkit/internal/units"
 	"github.com/backupkit/backupkit/store"
 )
 
@@ -62,7 +63,7 @@ func cmdPrune(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			reasons[i] = r.String()
 		}
 		created := d.Backup.CreatedAt.In(job.Location).Format("2006-01-02 15:04 MST")
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", d.Backup.ID, created, humanBytes(d.Backup.Size), action, strings.Join(reasons, "; "))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", d.Backup.ID, created, units.FormatBinary(d.Backup.Size), action, strings.Join(reasons, "; "))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -73,10 +74,10 @@ func cmdPrune(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintln(stdout, "the latest run failed: nothing is pruned (set prune_on_failure to prune anyway)")
 	case *dryRun:
 		fmt.Fprintf(stdout, "dry run: would delete %d of %d backups (%s), keeping %s\n",
-			len(del), len(res.Plan.Decisions), humanBytes(res.Plan.DeletedSize), humanBytes(res.Plan.KeptSize))
+			len(del), len(res.Plan.Decisions), units.FormatBinary(res.Plan.DeletedSize), units.FormatBinary(res.Plan.KeptSize))
 	default:
 		fmt.Fprintf(stdout, "deleted %d of %d backups; keeping %d (%s)\n",
-			len(res.Deleted), len(del), len(res.Plan.Decisions)-len(del), humanBytes(res.Plan.KeptSize))
+			len(res.Deleted), len(del), len(res.Plan.Decisions)-len(del), units.FormatBinary(res.Plan.KeptSize))
 	}
 	if res.Plan.OverCap {
 		fmt.Fprintln(stdout, "warning: "+res.Plan.Warning)

@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/backupkit/backupkit/internal/units"
 	"github.com/backupkit/backupkit/source"
 	"github.com/backupkit/backupkit/store"
 )
@@ -101,7 +102,7 @@ func showBackup(ctx context.Context, st store.Store, b store.Backup, asJSON bool
 	}
 	row("status", status)
 	row("created", b.CreatedAt.Local().Format(time.RFC3339))
-	row("size", fmt.Sprintf("%s (%d bytes)", humanBytes(b.Size), b.Size))
+	row("size", fmt.Sprintf("%s (%d bytes)", units.FormatBinary(b.Size), b.Size))
 	row("sha256", b.SHA256)
 	row("format", b.Format)
 	row("compression", b.Compression)
@@ -111,7 +112,7 @@ func showBackup(ctx context.Context, st store.Store, b store.Backup, asJSON bool
 	}
 	row("encryption", enc)
 	if run != nil {
-		row("run", fmt.Sprintf("%s (%s, %s, %s read)", run.ID, run.Status, run.FinishedAt.Sub(run.StartedAt).Round(time.Millisecond), humanBytes(run.BytesRead)))
+		row("run", fmt.Sprintf("%s (%s, %s, %s read)", run.ID, run.Status, run.FinishedAt.Sub(run.StartedAt).Round(time.Millisecond), units.FormatBinary(run.BytesRead)))
 	} else if b.RunID != "" {
 		row("run", b.RunID+" (no longer in the history)")
 	}
@@ -150,7 +151,7 @@ func showBackup(ctx context.Context, st store.Store, b store.Backup, asJSON bool
 		if !c.MissingSince.IsZero() {
 			key += " (MISSING since " + c.MissingSince.Local().Format(time.DateTime) + ")"
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", c.Destination, humanBytes(c.Size), c.CreatedAt.Local().Format(time.DateTime), key)
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", c.Destination, units.FormatBinary(c.Size), c.CreatedAt.Local().Format(time.DateTime), key)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -162,7 +163,7 @@ func showBackup(ctx context.Context, st store.Store, b store.Backup, asJSON bool
 		for _, it := range info.Items {
 			bytes := ""
 			if it.Bytes > 0 {
-				bytes = humanBytes(it.Bytes)
+				bytes = units.FormatBinary(it.Bytes)
 			}
 			fmt.Fprintf(tw, "  %s\t%d\t%s\t%s\n", it.Name, it.Count, bytes, it.Checksum)
 		}
@@ -238,11 +239,11 @@ func showRun(ctx context.Context, st store.Store, r store.Run, asJSON bool, stdo
 	} else if r.Status == store.RunRunning {
 		row("running for", time.Since(r.StartedAt).Round(time.Second).String())
 	}
-	row("read", humanBytes(r.BytesRead))
-	row("written", humanBytes(r.BytesWritten))
+	row("read", units.FormatBinary(r.BytesRead))
+	row("written", units.FormatBinary(r.BytesWritten))
 	switch {
 	case made != nil:
-		row("backup", fmt.Sprintf("%s (%s, %s, sha256 %s)", made.ID, made.Status, humanBytes(made.Size), made.SHA256))
+		row("backup", fmt.Sprintf("%s (%s, %s, sha256 %s)", made.ID, made.Status, units.FormatBinary(made.Size), made.SHA256))
 		if r.Kind == store.RunKindVerify && !made.LastVerifiedAt.IsZero() && !made.VerifyOK {
 			row("problem", made.VerifyProblem)
 		}

@@ -59,3 +59,18 @@ func ParsePositive(s string) (int64, error) {
 	}
 	return n, nil
 }
+
+// FormatBinary writes n bytes in binary units with one decimal, as people
+// read them: "512 B", "1.5 KiB", "10.0 MiB", up to EiB.
+func FormatBinary(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return strconv.FormatInt(n, 10) + " B"
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit && exp < 5; m /= unit {
+		div *= unit
+		exp++
+	}
+	return strconv.FormatFloat(float64(n)/float64(div), 'f', 1, 64) + " " + string("KMGTPE"[exp]) + "iB"
+}

@@ -1,10 +1,13 @@
 package units_test
 
 import (
+	"math"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"pgregory.net/rapid"
 
 	"github.com/backupkit/backupkit/internal/units"
 )
@@ -40,5 +43,25 @@ func FuzzParseSize(f *testing.F) {
 		if n, err := units.ParseSize(s); err == nil && n < 0 {
 			t.Fatalf("%q parsed to %d", s, n)
 		}
+	})
+}
+
+func TestFormatBinary(t *testing.T) {
+	for n, want := range map[int64]string{
+		0: "0 B", 1023: "1023 B", 1024: "1.0 KiB", 1536: "1.5 KiB", 10 << 20: "10.0 MiB",
+		5 << 30: "5.0 GiB", 1 << 62: "4.0 EiB", math.MaxInt64: "8.0 EiB", -5: "-5 B",
+	} {
+		assert.Equal(t, want, units.FormatBinary(n), "%d", n)
+	}
+}
+
+// Every size ParseSize reads back from FormatBinary is within the rounding
+// of one decimal.
+func TestFormatBinaryRoundTrip(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		n := rapid.Int64Range(1024, 1<<50-1).Draw(t, "n") // ParseSize stops at TiB
+		back, err := units.ParseSize(strings.ReplaceAll(units.FormatBinary(n), " ", ""))
+		require.NoError(t, err)
+		assert.InEpsilon(t, float64(n), float64(back), 0.05)
 	})
 }
