@@ -116,10 +116,12 @@ jobs:
 			run, err = rt.Store.GetRun(ctx, run.ID)
 			require.NoError(t, err)
 			assert.Equal(t, store.RunInterrupted, run.Status)
+			assert.Equal(t, b.ID, run.BackupID)
+			assert.Contains(t, run.Reason, "its backup "+b.ID+" was found on the destinations and is cataloged")
 			if tc.claimed == nil {
-				assert.Equal(t, b.ID, run.BackupID)
 				assert.Contains(t, run.Reason, "its process ("+owner+") is gone")
-				assert.Contains(t, run.Reason, "its backup "+b.ID+" was found on the destinations and is cataloged")
+			} else {
+				assert.Contains(t, run.Reason, "stopped renewing its lease")
 			}
 
 			// A restore can use it, and a second Recover changes nothing.

@@ -213,9 +213,9 @@ func (rt *Runtime) Job(name string) (*ScheduledJob, error) {
 // only (backup.RebuildOptions.RunIDs, on their jobs' destinations): such a
 // backup is cataloged (complete when every destination of the job holds a
 // copy, else partial; see docs/restore.md). A run of a dead local process
-// also gets the backup's ID (BackupID) and a Reason saying it was recovered;
-// a run interrupted because its lease expired is already final in the store
-// (UpdateRun is fenced), so only the log and the notification say so. The
+// gets the backup's ID (BackupID) and a Reason saying it was recovered, as
+// does a run interrupted because its lease expired (through
+// store.Runs.SetInterruptedBackup, since UpdateRun is fenced). The
 // run stays interrupted: its process died before finishing its work
 // (cataloging, retention, the success notification); the backup's status
 // tells how many copies exist. Recover deletes only what the destinations
@@ -274,6 +274,9 @@ func (rt *Runtime) Recover(ctx context.Context) error {
 		}
 		if id := recovered[r.ID]; id != "" {
 			r.Reason += "; " + recoveredReason(id)
+			if err := rt.Store.SetInterruptedBackup(ctx, r.ID, id, recoveredReason(id)); err != nil {
+				errs = append(errs, fmt.Errorf("store: record the recovered backup of run %s: %w", r.ID, err))
+			}
 		}
 		rt.Logger.Warn("run interrupted: its lease expired", "job", r.Job, "run", r.ID, "owner", r.Owner, "recovered_backup", recovered[r.ID])
 		rt.notifyInterrupted(r)

@@ -330,6 +330,13 @@ type Runs interface {
 	// InterruptExpired marks every running run whose lease has expired, by the
 	// store's clock, as interrupted, and returns them.
 	InterruptExpired(ctx context.Context) ([]Run, error)
+	// SetInterruptedBackup records that the interrupted run id left backup
+	// backupID, found and cataloged after its process was gone, and appends
+	// note to its Reason ("; " between). Unlike UpdateRun it is not fenced
+	// by owner: it changes only an interrupted run that has no BackupID yet,
+	// and fails with ErrConflict for any other (ErrNotFound when there is no
+	// such run).
+	SetInterruptedBackup(ctx context.Context, id, backupID, note string) error
 }
 
 // Catalog persists the backup catalog.

@@ -391,3 +391,39 @@ func (db *DB) InterruptExpired(ctx context.Context) ([]store.Run, error) {
 	}
 	return out, nil
 }
+
+// SetInterruptedBackup records the backup an interrupted run left (see
+// store.Runs.SetInterruptedBackup).
+func (db *DB) SetInterruptedBackup(ctx context.Context, id, backupID, note string) error {
+	if backupID == "" {
+		return fmt.Errorf("sqlstore: set backup of run %s: empty backup ID", id)
+	}
+	err := db.inWrite(ctx, func(t *tx) error {
+		var status, reason string
+		var current sql.NullString
+		err := t.queryRow(ctx, `SELECT status, reason, backup_id FROM runs WHERE id = ?`+db.d.forUpdate, id).Scan(&status, &reason, &current)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			return store.ErrNotFound
+		case err != nil:
+			return err
+		case status != string(store.RunInterrupted):
+			return fmt.Errorf("%w: run is %s, not interrupted", store.ErrConflict, status)
+		case current.String != "":
+			return fmt.Errorf("%w: run already has backup %s", store.ErrConflict, current.String)
+		}
+		if note != "" {
+			if reason != "" {
+				reason += "; "
+			}
+			reason += note
+		}
+		_, err = t.exec(ctx, `UPDATE runs SET backup_id = ?, reason = ? WHERE id = ? AND status = ?`,
+			backupID, reason, id, string(store.RunInterrupted))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sqlstore: set backup of run %s: %w", id, err)
+	}
+	return nil
+}

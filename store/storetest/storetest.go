@@ -85,6 +85,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ListRunsDefaultLimit", testListRunsDefaultLimit},
 		{"RenewLease", testRenewLease},
 		{"InterruptExpired", testInterruptExpired},
+		{"SetInterruptedBackup", testSetInterruptedBackup},
 		{"BackupRoundTrip", testBackupRoundTrip},
 		{"AddBackupDefaults", testAddBackupDefaults},
 		{"AddBackupInvalid", testAddBackupInvalid},
@@ -499,6 +500,37 @@ func testRenewLease(t *testing.T, s store.Store) {
 	interrupted, err := s.InterruptExpired(ctx)
 	require.NoError(t, err)
 	assert.Empty(t, interrupted)
+}
+
+func testSetInterruptedBackup(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	require.ErrorIs(t, s.SetInterruptedBackup(ctx, "no-such-run", "b1", "x"), store.ErrNotFound)
+
+	running := store.Run{Job: "j", Owner: "alive"}
+	require.NoError(t, s.CreateRun(ctx, &running))
+	require.ErrorIs(t, s.SetInterruptedBackup(ctx, running.ID, "b1", "x"), store.ErrConflict, "a running run belongs to its owner")
+
+	dead := store.Run{Job: "j", Owner: "gone"}
+	require.NoError(t, s.CreateRun(ctx, &dead))
+	require.NoError(t, s.RenewLease(ctx, dead.ID, "gone", -time.Second))
+	got, err := s.InterruptExpired(ctx)
+	require.NoError(t, err)
+	require.Equal(t, []string{dead.ID}, runIDs(got))
+
+	require.NoError(t, s.SetInterruptedBackup(ctx, dead.ID, "b1", "its backup b1 was recovered"))
+	stored, err := s.GetRun(ctx, dead.ID)
+	require.NoError(t, err)
+	assert.Equal(t, store.RunInterrupted, stored.Status)
+	assert.Equal(t, "b1", stored.BackupID)
+	assert.Equal(t, got[0].Reason+"; its backup b1 was recovered", stored.Reason)
+	require.ErrorIs(t, s.SetInterruptedBackup(ctx, dead.ID, "b2", "again"), store.ErrConflict, "a run keeps its first backup")
+	stored, err = s.GetRun(ctx, dead.ID)
+	require.NoError(t, err)
+	assert.Equal(t, "b1", stored.BackupID)
+
+	done := store.Run{Job: "j", Owner: "done", Status: store.RunFailed, StartedAt: at(-1), FinishedAt: at(0)}
+	require.NoError(t, s.CreateRun(ctx, &done))
+	require.ErrorIs(t, s.SetInterruptedBackup(ctx, done.ID, "b3", "x"), store.ErrConflict, "only interrupted runs")
 }
 
 func testInterruptExpired(t *testing.T, s store.Store) {
