@@ -375,7 +375,12 @@ func (x *execution) awaitCopies(ctx context.Context, branches []*branch, done []
 		case <-ctx.Done():
 			r = x.graceWait(i, ch, key, context.Cause(ctx))
 		}
-		if stall := b.stalled(); stall != nil && (r.err != nil || !r.complete) && !errors.Is(r.err, ErrDestinationStalled) {
+		if stall := b.stalled(); stall != nil && !errors.Is(r.err, ErrDestinationStalled) {
+			if r.err == nil {
+				// It stored something after being cut off, so without the
+				// chunks sent meanwhile: remove it.
+				_ = x.job.Destinations[i].Destination.Delete(context.WithoutCancel(ctx), key)
+			}
 			r.err = stall
 		}
 		results[i] = r

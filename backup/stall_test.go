@@ -174,3 +174,25 @@ func TestStallTimeoutExemptions(t *testing.T) {
 		})
 	}
 }
+
+// A stalled Put that gets going again before the grace period ends and
+// reports success stored the artifact without the chunks sent after it was
+// cut off: it is deleted, and the copy counts as failed.
+func TestStalledPutThatResumesIsNotKept(t *testing.T) {
+	backup.SetAbandonGrace(t, 30*time.Second)
+	st := newStore(t)
+	eng := backup.New(st, &backup.Options{Owner: "test", StallTimeout: 200 * time.Millisecond})
+	good, stuck := memory.New(), newStallingDest(1<<20)
+	stuck.ignoreCancel = true
+	job := &backup.Job{Name: "app", Source: newBytesSource(randomBytes(t, 16<<20)), Compression: backup.None,
+		Destinations: []backup.Target{{Name: "good", Destination: good}, {Name: "stuck", Destination: stuck}}}
+	time.AfterFunc(time.Second, func() { close(stuck.release) })
+
+	res, err := eng.Run(context.Background(), job, backup.RunOptions{})
+	require.ErrorIs(t, err, backup.ErrDestinationStalled)
+	assert.Equal(t, store.RunPartial, res.Run.Status)
+	assert.NoError(t, <-stuck.returned, "the Put itself reported success")
+	assert.Empty(t, keys(t, stuck), "what it stored is deleted")
+	assert.Len(t, keys(t, good), 2)
+	require.Len(t, res.Backup.Copies, 1)
+}
