@@ -44,9 +44,11 @@ type Options struct {
 	// it is canceled. Default: DefaultMaxPause.
 	MaxPause time.Duration
 	// StallTimeout is how long a destination may take no data while the
-	// run waits on it (its share of the fan-out stays full) before its copy
-	// is given up: its Put's context is canceled with ErrDestinationStalled
-	// and the other destinations go on (see Run). A Put that ignores the
+	// run waits on it (its share of the fan-out stays full, or the stream
+	// has ended and it has not read all of it) before its copy is given up:
+	// its Put's context is canceled with ErrDestinationStalled and the other
+	// destinations go on (see Run). Once a destination has read the whole
+	// stream, the time it takes to commit is not timed (Job.Timeout is). A Put that ignores the
 	// cancellation is left behind a minute later. Destinations that detect
 	// stalls themselves (destination.StallGuard: S3, Drive) are exempt.
 	// Job.StallTimeout overrides it. Default: DefaultStallTimeout;

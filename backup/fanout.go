@@ -20,8 +20,10 @@ import (
 // gone.
 //
 // A branch that takes no chunk for its stall duration while the writer waits
-// on it (its queue stays full) is abandoned: cut off like a stopped one, its consumer's
-// context canceled with ErrDestinationStalled (see branch.abandon).
+// on it (its queue stays full) is abandoned: cut off like a stopped one, its
+// consumer's context canceled with ErrDestinationStalled (see
+// branch.abandon). After the writer has ended the stream, awaitCopies times
+// the branches that still hold unread chunks (branch.idle).
 //
 // Write and flush and close are called from one goroutine; each branch's Read
 // from another.
@@ -59,6 +61,13 @@ type branch struct {
 	stall     time.Duration
 	cancel    context.CancelCauseFunc
 	abandoned chan struct{}
+
+	// lastRead is when the consumer last got data (unix nanoseconds; the
+	// writer's close counts as a start), readAll whether it reached the end
+	// of the stream: what awaitCopies needs to time a consumer that stops
+	// reading after the writer is done.
+	lastRead atomic.Int64
+	readAll  atomic.Bool
 
 	mu       sync.Mutex
 	endErr   error // set before queue is closed: nil means a clean EOF
@@ -191,6 +200,7 @@ func (f *fanout) close(err error) {
 		b.mu.Lock()
 		b.endErr, b.closed = err, true
 		b.mu.Unlock()
+		b.lastRead.Store(time.Now().UnixNano())
 		close(b.queue)
 	}
 }
@@ -203,6 +213,7 @@ func (b *branch) Read(p []byte) (int, error) {
 			b.mu.Lock()
 			err := b.endErr
 			b.mu.Unlock()
+			b.readAll.Store(true)
 			if err == nil {
 				b.eof = true
 				return 0, io.EOF
@@ -210,6 +221,7 @@ func (b *branch) Read(p []byte) (int, error) {
 			return 0, err
 		}
 		b.cur, b.off = c, 0
+		b.lastRead.Store(time.Now().UnixNano())
 	}
 	n := copy(p, b.cur.buf[b.off:])
 	b.off += n
@@ -239,6 +251,19 @@ func (b *branch) abandon(why error) {
 		b.cancel(why)
 	}
 	close(b.abandoned)
+}
+
+// idle reports whether the consumer holds data it has not read for longer
+// than the branch's stall duration, after the writer ended the stream (while
+// the writer runs, send times the branch).
+func (b *branch) idle(now time.Time) bool {
+	if b.stall <= 0 || b.readAll.Load() {
+		return false
+	}
+	b.mu.Lock()
+	closed, stalled := b.closed, b.stallErr != nil
+	b.mu.Unlock()
+	return closed && !stalled && now.Sub(time.Unix(0, b.lastRead.Load())) > b.stall
 }
 
 // stalled returns why the branch was abandoned, nil when it was not.

@@ -367,13 +367,31 @@ func (x *execution) awaitCopies(ctx context.Context, branches []*branch, done []
 	results := make([]copyResult, len(done))
 	for i, ch := range done {
 		b := branches[i]
+		var tick <-chan time.Time
+		if b.stall > 0 {
+			t := time.NewTicker(max(b.stall/4, 10*time.Millisecond))
+			defer t.Stop()
+			tick = t.C
+		}
 		var r copyResult
-		select {
-		case r = <-ch:
-		case <-b.abandoned:
-			r = x.graceWait(i, ch, key, b.stalled())
-		case <-ctx.Done():
-			r = x.graceWait(i, ch, key, context.Cause(ctx))
+	wait:
+		for {
+			select {
+			case r = <-ch:
+				break wait
+			case <-b.abandoned:
+				r = x.graceWait(i, ch, key, b.stalled())
+				break wait
+			case <-ctx.Done():
+				r = x.graceWait(i, ch, key, context.Cause(ctx))
+				break wait
+			case now := <-tick:
+				// The stream has ended, but the destination sits on data it
+				// has not read.
+				if b.idle(now) {
+					b.abandon(fmt.Errorf("%w: it took no data for %s", ErrDestinationStalled, b.stall))
+				}
+			}
 		}
 		if stall := b.stalled(); stall != nil && !errors.Is(r.err, ErrDestinationStalled) {
 			if r.err == nil {

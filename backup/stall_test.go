@@ -196,3 +196,23 @@ func TestStalledPutThatResumesIsNotKept(t *testing.T) {
 	assert.Len(t, keys(t, good), 2)
 	require.Len(t, res.Backup.Copies, 1)
 }
+
+// A destination that stops reading while the rest of a small artifact sits
+// in its queue (the writer never waits on it) is given up as well, once the
+// stream has ended.
+func TestStallAfterTheStreamEndedIsGivenUp(t *testing.T) {
+	st := newStore(t)
+	eng := backup.New(st, &backup.Options{Owner: "test", StallTimeout: 300 * time.Millisecond})
+	good, stuck := memory.New(), newStallingDest(512<<10)
+	job := &backup.Job{Name: "app", Source: newBytesSource(randomBytes(t, 2<<20)), Compression: backup.None,
+		Destinations: []backup.Target{{Name: "good", Destination: good}, {Name: "stuck", Destination: stuck}}}
+
+	start := time.Now()
+	res, err := eng.Run(context.Background(), job, backup.RunOptions{})
+	require.ErrorIs(t, err, backup.ErrDestinationStalled)
+	assert.Less(t, time.Since(start), 30*time.Second)
+	assert.Equal(t, store.RunPartial, res.Run.Status)
+	assert.ErrorIs(t, <-stuck.returned, backup.ErrDestinationStalled)
+	assert.Empty(t, keys(t, stuck))
+	assert.Len(t, keys(t, good), 2)
+}
