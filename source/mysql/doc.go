@@ -71,10 +71,15 @@
 //   - With Options.Databases, the header comment lists the databases
 //     ("-- Databases: a, b") and each database, in name order, starts with
 //     CREATE DATABASE IF NOT EXISTS `a` DEFAULT CHARACTER SET … COLLATE …
-//     and USE `a`, followed by its tables, views, triggers, routines and
-//     events as above, like mysqldump --databases: the mysql client loads
-//     it without a database argument. A dump of one database (Database)
-//     names no database in its statements.
+//     and USE `a`, followed by its tables, its views' placeholders,
+//     triggers, routines and events as above; after the last database,
+//     for each database with views, USE `a` again and its views'
+//     definitions, so that a view may use any database of the dump. The
+//     mysql client loads it without a database argument, like mysqldump
+//     --databases' output. Restored under other names, the references of
+//     views, triggers, routines and events to the dump's other databases
+//     are renamed too (see docs/mysql.md). A dump of one database
+//     (Database) names no database in its statements.
 //   - A footer that restores the saved session settings, and a last line
 //     "-- backupkit dump end: statements=N crc32c=XXXXXXXX" counting the
 //     statements and checksumming (CRC-32C) every byte before it.

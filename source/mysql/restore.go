@@ -469,6 +469,8 @@ func headerDatabase(head []byte) string {
 // the target and the scratch database it is loaded into first.
 type restoreTarget struct {
 	label, dest, scratch string
+	// names are the tables and views the dump creates in it.
+	names map[string]bool
 	// created is set once commit created dest.
 	created bool
 }
@@ -533,6 +535,11 @@ func (rs *restoreRun) statement(ctx context.Context, stmt []byte, n int) error {
 			return err
 		}
 	}
+	if bytes.HasPrefix(stmt, []byte("INSERT INTO ")) {
+		// The common case, first.
+	} else if m := tableNameRE.FindSubmatch(stmt); m != nil && bytes.HasPrefix(bytes.TrimLeft(stmt, "/*!0123456789 "), []byte("CREATE")) && rs.cur != nil {
+		rs.cur.names[strings.ReplaceAll(string(m[1]), "``", "`")] = true
+	}
 	if rs.dry {
 		return nil
 	}
@@ -540,6 +547,11 @@ func (rs *restoreRun) statement(ctx context.Context, stmt []byte, n int) error {
 		if err := rs.connect(ctx); err != nil {
 			return err
 		}
+	}
+	if len(rs.targets) > 1 && viewDefinitionRE.Match(stmt) {
+		// A view of a dump of several databases may use the others': point
+		// it at their scratch databases, where their tables are now.
+		stmt = rs.requalifier(func(t *restoreTarget) string { return t.scratch }).rewrite(stmt)
 	}
 	if rs.workers != nil && bytes.HasPrefix(stmt, []byte("INSERT INTO ")) {
 		return rs.workers.send(ctx, stmt)
@@ -553,6 +565,20 @@ func (rs *restoreRun) statement(ctx context.Context, stmt []byte, n int) error {
 		return rs.d.wrap(ctx, "restore: statement "+strconv.Itoa(n)+" ("+truncate(oneLine(string(stmt)), 60)+")", err)
 	}
 	return nil
+}
+
+// requalifier renames the dump's databases (their labels) and their scratch
+// databases to what name returns for each target.
+func (rs *restoreRun) requalifier(name func(*restoreTarget) string) requalifier {
+	q := requalifier{to: map[string]string{}, names: map[string]map[string]bool{}}
+	for _, t := range rs.targets {
+		for _, from := range []string{t.label, t.scratch} {
+			if from != "" {
+				q.to[from], q.names[from] = name(t), t.names
+			}
+		}
+	}
+	return q
 }
 
 // isSet reports whether stmt sets session variables ("SET …", "/*!40101
@@ -609,7 +635,7 @@ func (rs *restoreRun) database(ctx context.Context, label, cs, coll string) erro
 			return fmt.Errorf("target %q is ambiguous: databases %q and %q of the dump would both go to %q; give a map (a=a2,b=b2) or a pattern (*_copy)", rs.ts.raw, t.label, label, dest)
 		}
 	}
-	t := &restoreTarget{label: label, dest: dest}
+	t := &restoreTarget{label: label, dest: dest, names: map[string]bool{}}
 	rs.targets = append(rs.targets, t)
 	if rs.dry {
 		return nil
@@ -832,6 +858,7 @@ func (rs *restoreRun) commit(ctx context.Context) error {
 	// routines, events) from its scratch database, drop the scratch
 	// triggers (a table with triggers cannot move to another database) and
 	// check the target again.
+	placeholders := make([]bytes.Buffer, len(rs.targets))
 	scripts := make([]bytes.Buffer, len(rs.targets))
 	var renames []string
 	tok := make([]byte, 3)
@@ -845,8 +872,12 @@ func (rs *restoreRun) commit(ctx context.Context) error {
 		if err != nil {
 			return d.wrap(ctx, "restore: list scratch tables", err)
 		}
-		cw := &countingWriter{w: &scripts[i]}
-		if _, _, err := d.writeObjects(ctx, c, t.scratch, tables, cw, false, true, true); err != nil {
+		// Every target's view placeholders are created before any view, so
+		// that a view may use another target's views.
+		if _, _, err := d.writeObjects(ctx, c, t.scratch, tables, &countingWriter{w: &placeholders[i]}, viewPlaceholders, false, false, false); err != nil {
+			return err
+		}
+		if _, _, err := d.writeObjects(ctx, c, t.scratch, tables, &countingWriter{w: &scripts[i]}, viewDefinitions|otherObjects, false, true, true); err != nil {
 			return err
 		}
 		trg, err := listNames(ctx, c, "SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ?", t.scratch)
@@ -914,9 +945,21 @@ func (rs *restoreRun) commit(ctx context.Context) error {
 	rs.committed = true
 	ctx = context.WithoutCancel(ctx)
 	// 3. Drop what was in the targets and recreate the views, triggers,
-	// routines and events there.
+	// routines and events there: first every target's view placeholders,
+	// then the definitions. With several targets, definitions that name
+	// another database of the dump (or its scratch database) are pointed
+	// at its target.
+	q := requalifier{}
+	if len(rs.targets) > 1 {
+		q = rs.requalifier(func(t *restoreTarget) string { return t.dest })
+	}
 	for i, t := range rs.targets {
-		if err := rs.finish(ctx, t, olds[i], scripts[i].Bytes()); err != nil {
+		if err := rs.finish(ctx, t, olds[i], placeholders[i].Bytes(), q); err != nil {
+			return fmt.Errorf("mysql: restore: the data of %q is in place, but %w", t.dest, err)
+		}
+	}
+	for i, t := range rs.targets {
+		if err := rs.runScript(ctx, t, scripts[i].Bytes(), q); err != nil {
 			return fmt.Errorf("mysql: restore: the data of %q is in place, but %w", t.dest, err)
 		}
 	}
@@ -924,8 +967,8 @@ func (rs *restoreRun) commit(ctx context.Context) error {
 }
 
 // finish drops the target's old tables and views (renamed to old), routines
-// and events, and runs script (views, triggers, routines, events) there.
-func (rs *restoreRun) finish(ctx context.Context, t *restoreTarget, old []string, script []byte) error {
+// and events, and runs script (view placeholders) there.
+func (rs *restoreRun) finish(ctx context.Context, t *restoreTarget, old []string, script []byte, q requalifier) error {
 	d, c := rs.d, rs.conn
 	if _, err := c.ExecContext(ctx, "USE "+quoteIdent(t.dest)); err != nil {
 		return d.wrap(ctx, "use target", err)
@@ -959,6 +1002,16 @@ func (rs *restoreRun) finish(ctx context.Context, t *restoreTarget, old []string
 			return d.wrap(ctx, "drop old event", err)
 		}
 	}
+	return rs.runScript(ctx, t, script, q)
+}
+
+// runScript runs script (views, triggers, routines, events) in t's
+// target, its qualifiers renamed by q.
+func (rs *restoreRun) runScript(ctx context.Context, t *restoreTarget, script []byte, q requalifier) error {
+	d, c := rs.d, rs.conn
+	if _, err := c.ExecContext(ctx, "USE "+quoteIdent(t.dest)); err != nil {
+		return d.wrap(ctx, "use target", err)
+	}
 	sp := NewSplitter(bytes.NewReader(script))
 	for {
 		st, err := sp.Next()
@@ -968,6 +1021,7 @@ func (rs *restoreRun) finish(ctx context.Context, t *restoreTarget, old []string
 		if err != nil {
 			return fmt.Errorf("recreating views, triggers and routines: %w", err)
 		}
+		st = q.rewrite(st)
 		if _, err := c.ExecContext(ctx, string(st)); err != nil {
 			return d.wrap(ctx, "recreate ("+truncate(oneLine(string(st)), 60)+")", err)
 		}

@@ -11,6 +11,7 @@ import (
 	"hash/crc32"
 	"io"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -414,14 +415,38 @@ func (d *Database) Snapshot(ctx context.Context, w io.Writer) (source.Info, erro
 		nonTx = append(nonTx, nt...)
 		chunks += nchunks
 		// Views, triggers, routines and events, on the first connection,
-		// inside its snapshot.
-		n, views, err := d.writeObjects(ctx, s.conns[0], db.real, db.tables, cw, d.opts.NoTriggers, d.opts.Routines, d.opts.Events)
+		// inside its snapshot; with several databases, the views'
+		// definitions come after the last database's tables (below).
+		parts := allObjects
+		if d.multi() {
+			parts = viewPlaceholders | otherObjects
+		}
+		n, _, err = d.writeObjects(ctx, s.conns[0], db.real, db.tables, cw, parts, d.opts.NoTriggers, d.opts.Routines, d.opts.Events)
 		if err != nil {
 			return info, err
 		}
 		stmts += n
-		for _, v := range views {
-			info.Items = append(info.Items, source.Item{Name: db.label + "." + v})
+		for _, t := range db.tables {
+			if t.view {
+				info.Items = append(info.Items, source.Item{Name: db.label + "." + t.name})
+			}
+		}
+	}
+	if d.multi() {
+		for _, db := range s.dbs {
+			if !slices.ContainsFunc(db.tables, func(t *table) bool { return t.view }) {
+				continue
+			}
+			if _, err := s.conns[0].ExecContext(ctx, "USE "+quoteIdent(db.real)); err != nil {
+				return info, d.wrap(ctx, "use database", err)
+			}
+			cw.WriteString("\n--\n-- Views of " + quoteIdent(oneLine(db.label)) + "\n--\n")
+			cw.WriteString("USE " + quoteIdent(db.label) + ";\n")
+			n, _, err := d.writeObjects(ctx, s.conns[0], db.real, db.tables, cw, viewDefinitions, false, false, false)
+			if err != nil {
+				return info, err
+			}
+			stmts += 1 + n
 		}
 	}
 	if chunks > 0 {
@@ -571,15 +596,31 @@ func (d *Database) dumpTables(ctx context.Context, s *session, db *dbState, cw *
 	return items, stmts, nonTx, nchunks, nil
 }
 
-// writeObjects writes the views of tables (placeholders first, then their
-// definitions), then unless noTriggers the triggers of its tables, and
-// when asked the routines and events of database db, reading them on c,
-// which uses db. It returns the number of statements and the views' names.
-func (d *Database) writeObjects(ctx context.Context, c *sql.Conn, db string, tables []*table, cw *countingWriter, noTriggers, routines, events bool) (int, []string, error) {
+// The parts of writeObjects' output.
+type objectParts int
+
+const (
+	viewPlaceholders objectParts = 1 << iota // a placeholder for every view
+	viewDefinitions                          // the views' definitions
+	otherObjects                             // triggers, routines, events
+	allObjects       = viewPlaceholders | viewDefinitions | otherObjects
+)
+
+// writeObjects writes the parts asked of: the views of tables (placeholders
+// first, then their definitions), then unless noTriggers the triggers of
+// its tables, and when asked the routines and events of database db,
+// reading them on c, which uses db. It returns the number of statements and
+// the names of the views whose definitions it wrote.
+//
+// A dump of several databases writes every database's placeholders and
+// other objects with its tables, and the view definitions of all of them
+// after the last database's tables, so that a view may use the tables and
+// views of any database of the dump, as mysqldump --databases does.
+func (d *Database) writeObjects(ctx context.Context, c *sql.Conn, db string, tables []*table, cw *countingWriter, parts objectParts, noTriggers, routines, events bool) (int, []string, error) {
 	stmts := 0
 	first := true
 	for _, t := range tables {
-		if !t.view || len(t.cols) == 0 {
+		if parts&viewPlaceholders == 0 || !t.view || len(t.cols) == 0 {
 			continue
 		}
 		if first {
@@ -596,7 +637,7 @@ func (d *Database) writeObjects(ctx context.Context, c *sql.Conn, db string, tab
 	}
 	var views []string
 	for _, t := range tables {
-		if !t.view {
+		if parts&viewDefinitions == 0 || !t.view {
 			continue
 		}
 		var name, def string
@@ -612,6 +653,9 @@ func (d *Database) writeObjects(ctx context.Context, c *sql.Conn, db string, tab
 		cw.WriteString(def + ";\n")
 		stmts++
 		views = append(views, t.name)
+	}
+	if parts&otherObjects == 0 {
+		return stmts, views, nil
 	}
 	if !noTriggers {
 		n, err := d.dumpTriggers(ctx, c, db, tables, cw)
