@@ -1,6 +1,7 @@
 package backup_test
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"strings"
@@ -62,78 +63,85 @@ func (d *stallingDest) Put(ctx context.Context, key string, r io.Reader, opts *d
 	if err != nil {
 		return destination.Object{}, err
 	}
-	return d.Destination.Put(context.WithoutCancel(ctx), key, io.MultiReader(io.LimitReader(zeros{}, int64(d.after)), bytesReader(rest)), opts)
+	return d.Destination.Put(context.WithoutCancel(ctx), key, io.MultiReader(bytes.NewReader(make([]byte, d.after)), bytes.NewReader(rest)), opts)
 }
 
-type zeros struct{}
+// stallRun is a job backing up size random bytes to a healthy destination
+// and to a stallingDest that stops after `after` bytes, on an engine whose
+// stall timeout is stall. Tests give the healthy destination a stall
+// timeout of seconds: under -race on a loaded machine, a few hundred
+// milliseconds between two chunks happen.
+type stallRun struct {
+	st    store.Store
+	eng   *backup.Engine
+	good  destination.Destination
+	stuck *stallingDest
+	job   *backup.Job
+}
 
-func (zeros) Read(p []byte) (int, error) { clear(p); return len(p), nil }
-
-func bytesReader(b []byte) io.Reader { return &byteReader{b: b} }
-
-type byteReader struct{ b []byte }
-
-func (r *byteReader) Read(p []byte) (int, error) {
-	if len(r.b) == 0 {
-		return 0, io.EOF
-	}
-	n := copy(p, r.b)
-	r.b = r.b[n:]
-	return n, nil
+func newStallRun(t *testing.T, stall time.Duration, after, size int) *stallRun {
+	r := &stallRun{st: newStore(t), good: memory.New(), stuck: newStallingDest(after)}
+	r.eng = backup.New(r.st, &backup.Options{Owner: "test", StallTimeout: stall})
+	r.job = &backup.Job{Name: "app", Source: newBytesSource(randomBytes(t, size)), Compression: backup.None,
+		Destinations: []backup.Target{{Name: "good", Destination: r.good}, {Name: "stuck", Destination: r.stuck}}}
+	return r
 }
 
 // A destination that stops taking data is given up after the stall
 // timeout: its copy fails with ErrDestinationStalled, the healthy
 // destination's copy is kept, and the run ends partial instead of waiting.
 func TestStalledDestinationIsGivenUp(t *testing.T) {
-	ctx := context.Background()
-	st := newStore(t)
-	eng := backup.New(st, &backup.Options{Owner: "test", StallTimeout: 300 * time.Millisecond})
-	good, stuck := memory.New(), newStallingDest(1<<20)
-	job := &backup.Job{Name: "app", Source: newBytesSource(randomBytes(t, 16<<20)), Compression: backup.None,
-		Destinations: []backup.Target{{Name: "good", Destination: good}, {Name: "stuck", Destination: stuck}}}
-
+	r := newStallRun(t, 2*time.Second, 1<<20, 16<<20)
 	start := time.Now()
-	res, err := eng.Run(ctx, job, backup.RunOptions{})
-	require.Error(t, err)
+	res, err := r.eng.Run(context.Background(), r.job, backup.RunOptions{})
+	require.ErrorIs(t, err, backup.ErrDestinationStalled)
 	assert.Less(t, time.Since(start), 30*time.Second)
 	assert.Equal(t, store.RunPartial, res.Run.Status)
-	assert.ErrorIs(t, err, backup.ErrDestinationStalled)
 	require.Len(t, res.Failures, 1)
 	assert.Equal(t, "stuck", res.Failures[0].Destination)
-	assert.Contains(t, res.Failures[0].Error(), "took no data for 300ms")
+	assert.Contains(t, res.Failures[0].Error(), "took no data for 2s")
 	require.NotNil(t, res.Backup)
 	require.Len(t, res.Backup.Copies, 1)
 	assert.Equal(t, "good", res.Backup.Copies[0].Destination)
-	assert.Len(t, keys(t, good), 2, "artifact and manifest")
-	assert.Empty(t, keys(t, stuck), "nothing listed on the stalled destination")
-	assert.ErrorIs(t, <-stuck.returned, backup.ErrDestinationStalled, "its Put was canceled with the stall as the cause")
+	assert.Len(t, keys(t, r.good), 2, "artifact and manifest")
+	assert.Empty(t, keys(t, r.stuck), "nothing listed on the stalled destination")
+	assert.ErrorIs(t, <-r.stuck.returned, backup.ErrDestinationStalled, "its Put was canceled with the stall as the cause")
+}
+
+// A destination that stops reading while the rest of a small artifact sits
+// in its queue (the writer never waits on it) is given up as well, once the
+// stream has ended.
+func TestStallAfterTheStreamEndedIsGivenUp(t *testing.T) {
+	r := newStallRun(t, 2*time.Second, 512<<10, 2<<20)
+	start := time.Now()
+	res, err := r.eng.Run(context.Background(), r.job, backup.RunOptions{})
+	require.ErrorIs(t, err, backup.ErrDestinationStalled)
+	assert.Less(t, time.Since(start), 30*time.Second)
+	assert.Equal(t, store.RunPartial, res.Run.Status)
+	assert.ErrorIs(t, <-r.stuck.returned, backup.ErrDestinationStalled)
+	assert.Empty(t, keys(t, r.stuck))
+	assert.Len(t, keys(t, r.good), 2)
 }
 
 // A Put that ignores the cancellation is left behind after the grace
 // period so that the run ends; when it stores the artifact later anyway,
 // that artifact (which has no manifest) is deleted.
 func TestStalledPutThatIgnoresCancelIsLeftBehind(t *testing.T) {
-	backup.SetAbandonGrace(t, 200*time.Millisecond)
+	backup.SetAbandonGrace(t, time.Second)
 	ctx := context.Background()
-	st := newStore(t)
-	eng := backup.New(st, &backup.Options{Owner: "test", StallTimeout: 200 * time.Millisecond})
-	good, stuck := memory.New(), newStallingDest(1<<20)
-	stuck.ignoreCancel = true
-	job := &backup.Job{Name: "app", Source: newBytesSource(randomBytes(t, 16<<20)), Compression: backup.None,
-		Destinations: []backup.Target{{Name: "good", Destination: good}, {Name: "stuck", Destination: stuck}}}
-
-	res, err := eng.Run(ctx, job, backup.RunOptions{})
+	r := newStallRun(t, 2*time.Second, 1<<20, 16<<20)
+	r.stuck.ignoreCancel = true
+	res, err := r.eng.Run(ctx, r.job, backup.RunOptions{})
 	require.ErrorIs(t, err, backup.ErrDestinationStalled)
 	assert.Equal(t, store.RunPartial, res.Run.Status)
 	assert.Contains(t, res.Failures[0].Error(), "left behind")
-	assert.Len(t, keys(t, good), 2)
+	assert.Len(t, keys(t, r.good), 2)
 
 	// The Put gets going again and stores its artifact: it is deleted.
-	close(stuck.release)
-	require.NoError(t, <-stuck.returned)
+	close(r.stuck.release)
+	require.NoError(t, <-r.stuck.returned)
 	logged := func(msg string) bool {
-		logs, err := st.RunLogs(ctx, res.Run.ID)
+		logs, err := r.st.RunLogs(ctx, res.Run.ID)
 		require.NoError(t, err)
 		for _, l := range logs {
 			if strings.HasPrefix(l.Message, msg) {
@@ -146,7 +154,24 @@ func TestStalledPutThatIgnoresCancelIsLeftBehind(t *testing.T) {
 	assert.Eventually(t, func() bool {
 		return logged("a destination left behind stored the artifact late: deleted")
 	}, 10*time.Second, 10*time.Millisecond)
-	assert.Empty(t, keys(t, stuck), "the late artifact is deleted")
+	assert.Empty(t, keys(t, r.stuck), "the late artifact is deleted")
+}
+
+// A stalled Put that gets going again before the grace period ends and
+// reports success stored the artifact without the chunks sent after it was
+// cut off: it is deleted, and the copy counts as failed.
+func TestStalledPutThatResumesIsNotKept(t *testing.T) {
+	backup.SetAbandonGrace(t, 30*time.Second)
+	r := newStallRun(t, 2*time.Second, 1<<20, 16<<20)
+	r.stuck.ignoreCancel = true
+	time.AfterFunc(5*time.Second, func() { close(r.stuck.release) })
+	res, err := r.eng.Run(context.Background(), r.job, backup.RunOptions{})
+	require.ErrorIs(t, err, backup.ErrDestinationStalled)
+	assert.Equal(t, store.RunPartial, res.Run.Status)
+	assert.NoError(t, <-r.stuck.returned, "the Put itself reported success")
+	assert.Empty(t, keys(t, r.stuck), "what it stored is deleted")
+	assert.Len(t, keys(t, r.good), 2)
+	require.Len(t, res.Backup.Copies, 1)
 }
 
 // A destination that detects stalls itself (destination.StallGuard), and a
@@ -161,58 +186,14 @@ func TestStallTimeoutExemptions(t *testing.T) {
 		{name: "the job turns it off", job: -1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			st := newStore(t)
-			eng := backup.New(st, &backup.Options{Owner: "test", StallTimeout: 100 * time.Millisecond})
-			slow := newStallingDest(1 << 20)
-			slow.guards = tc.guards
-			job := &backup.Job{Name: "app", Source: newBytesSource(randomBytes(t, 16<<20)), Compression: backup.None,
-				StallTimeout: tc.job, Destinations: []backup.Target{{Name: "slow", Destination: slow}}}
-			time.AfterFunc(time.Second, func() { close(slow.release) })
-			res, err := eng.Run(context.Background(), job, backup.RunOptions{})
+			r := newStallRun(t, 100*time.Millisecond, 1<<20, 16<<20)
+			r.stuck.guards = tc.guards
+			r.job.StallTimeout = tc.job
+			r.job.Destinations = r.job.Destinations[1:] // the slow one alone
+			time.AfterFunc(time.Second, func() { close(r.stuck.release) })
+			res, err := r.eng.Run(context.Background(), r.job, backup.RunOptions{})
 			require.NoError(t, err)
 			assert.Equal(t, store.RunSucceeded, res.Run.Status)
 		})
 	}
-}
-
-// A stalled Put that gets going again before the grace period ends and
-// reports success stored the artifact without the chunks sent after it was
-// cut off: it is deleted, and the copy counts as failed.
-func TestStalledPutThatResumesIsNotKept(t *testing.T) {
-	backup.SetAbandonGrace(t, 30*time.Second)
-	st := newStore(t)
-	eng := backup.New(st, &backup.Options{Owner: "test", StallTimeout: 200 * time.Millisecond})
-	good, stuck := memory.New(), newStallingDest(1<<20)
-	stuck.ignoreCancel = true
-	job := &backup.Job{Name: "app", Source: newBytesSource(randomBytes(t, 16<<20)), Compression: backup.None,
-		Destinations: []backup.Target{{Name: "good", Destination: good}, {Name: "stuck", Destination: stuck}}}
-	time.AfterFunc(time.Second, func() { close(stuck.release) })
-
-	res, err := eng.Run(context.Background(), job, backup.RunOptions{})
-	require.ErrorIs(t, err, backup.ErrDestinationStalled)
-	assert.Equal(t, store.RunPartial, res.Run.Status)
-	assert.NoError(t, <-stuck.returned, "the Put itself reported success")
-	assert.Empty(t, keys(t, stuck), "what it stored is deleted")
-	assert.Len(t, keys(t, good), 2)
-	require.Len(t, res.Backup.Copies, 1)
-}
-
-// A destination that stops reading while the rest of a small artifact sits
-// in its queue (the writer never waits on it) is given up as well, once the
-// stream has ended.
-func TestStallAfterTheStreamEndedIsGivenUp(t *testing.T) {
-	st := newStore(t)
-	eng := backup.New(st, &backup.Options{Owner: "test", StallTimeout: 300 * time.Millisecond})
-	good, stuck := memory.New(), newStallingDest(512<<10)
-	job := &backup.Job{Name: "app", Source: newBytesSource(randomBytes(t, 2<<20)), Compression: backup.None,
-		Destinations: []backup.Target{{Name: "good", Destination: good}, {Name: "stuck", Destination: stuck}}}
-
-	start := time.Now()
-	res, err := eng.Run(context.Background(), job, backup.RunOptions{})
-	require.ErrorIs(t, err, backup.ErrDestinationStalled)
-	assert.Less(t, time.Since(start), 30*time.Second)
-	assert.Equal(t, store.RunPartial, res.Run.Status)
-	assert.ErrorIs(t, <-stuck.returned, backup.ErrDestinationStalled)
-	assert.Empty(t, keys(t, stuck))
-	assert.Len(t, keys(t, good), 2)
 }
