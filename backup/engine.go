@@ -52,7 +52,9 @@ type Options struct {
 	// cancellation is left behind a minute later. Destinations that detect
 	// stalls themselves (destination.StallGuard: S3, Drive) are exempt.
 	// Job.StallTimeout overrides it. Default: DefaultStallTimeout;
-	// negative: never.
+	// negative: never. Keep it to minutes: on a loaded machine a healthy
+	// destination can go a few hundred milliseconds without taking data
+	// (seen under -race).
 	StallTimeout time.Duration
 }
 
