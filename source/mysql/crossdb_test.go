@@ -13,8 +13,8 @@ import (
 	"github.com/backupkit/backupkit/source/mysql"
 )
 
-// TestCrossDatabaseReferences: views and triggers of one database of a dump
-// that use another database of the same dump. The dump loads where neither
+// TestCrossDatabaseReferences: views, triggers and foreign keys of one
+// database of a dump that use another database of the same dump. The dump loads where neither
 // database exists (the mysql client too), and restored under other names
 // they use the restored databases, not the originals.
 func TestCrossDatabaseReferences(t *testing.T) {
@@ -24,9 +24,9 @@ func TestCrossDatabaseReferences(t *testing.T) {
 		a, b = b, a
 	}
 	// a (dumped first) uses b, and b uses a.
-	s.exec(t, b, "CREATE TABLE t (id INT PRIMARY KEY, s VARCHAR(20)); INSERT INTO t VALUES (1, 'from b');"+
+	s.exec(t, b, "CREATE TABLE t (id INT PRIMARY KEY, s VARCHAR(20)) ENGINE=InnoDB; INSERT INTO t VALUES (1, 'from b');"+
 		"CREATE TABLE log (id INT);")
-	s.exec(t, a, "CREATE TABLE u (id INT PRIMARY KEY); INSERT INTO u VALUES (1);"+
+	s.exec(t, a, "CREATE TABLE u (id INT PRIMARY KEY, tid INT, FOREIGN KEY (tid) REFERENCES `"+b+"`.t (id)) ENGINE=InnoDB; INSERT INTO u VALUES (1, 1);"+
 		"CREATE VIEW va AS SELECT t.id, t.s, '`"+b+"`.`t` in a string' AS note FROM `"+b+"`.t AS t JOIN u ON u.id = t.id;"+
 		"CREATE TRIGGER tr AFTER INSERT ON u FOR EACH ROW INSERT INTO `"+b+"`.log VALUES (NEW.id);")
 	s.exec(t, b, "CREATE VIEW vb AS SELECT va.id, va.s FROM `"+a+"`.va AS va;")
@@ -63,7 +63,13 @@ func TestCrossDatabaseReferences(t *testing.T) {
 	assert.NotContains(t, showView(a2, "va"), "`"+b+"`.`t`.", "no reference to the original")
 	assert.Contains(t, showView(a2, "va"), "'`"+b+"`.`t` in a string'", "string literals are left alone")
 	assert.NotContains(t, showView(a2, "va"), mysql.ScratchPrefix)
-	s.exec(t, a2, "INSERT INTO u VALUES (2)")
+	showTable := func(db, table string) string {
+		var name, def string
+		require.NoError(t, s.admin.QueryRow("SHOW CREATE TABLE `"+db+"`.`"+table+"`").Scan(&name, &def))
+		return def
+	}
+	assert.Contains(t, showTable(a2, "u"), "REFERENCES `"+b2+"`.`t`", "a2's foreign key points at b2")
+	s.exec(t, a2, "INSERT INTO u VALUES (2, NULL)")
 	assert.Equal(t, "1", query("SELECT COUNT(*) FROM `"+b2+"`.log"), "a2's trigger writes to b2")
 	assert.Equal(t, "0", query("SELECT COUNT(*) FROM `"+b+"`.log"), "not to the original")
 
@@ -78,6 +84,7 @@ func TestCrossDatabaseReferences(t *testing.T) {
 			}
 			assert.Equal(t, "from b", query("SELECT s FROM `"+a+"`.va"))
 			assert.Equal(t, "from b", query("SELECT s FROM `"+b+"`.vb"))
+			assert.Contains(t, showTable(a, "u"), "REFERENCES `"+b+"`.`t`")
 			assert.Zero(t, s.scratchLeft(t, a)+s.scratchLeft(t, b))
 		})
 	}

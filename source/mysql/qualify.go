@@ -23,6 +23,10 @@ import (
 type requalifier struct {
 	to    map[string]string          // database -> new name
 	names map[string]map[string]bool // database -> its tables and views
+	// anyName rewrites every db.name of a database of to, whatever name is:
+	// for CREATE TABLE statements, where only REFERENCES clauses name
+	// tables of other databases, before those are known.
+	anyName bool
 }
 
 // rewrite returns stmt with its qualifiers renamed (stmt itself when
@@ -61,7 +65,7 @@ func (q requalifier) rewrite(stmt []byte) []byte {
 			}
 			if next+1 < len(stmt) && stmt[next] == '.' {
 				name, after := identifier(stmt, next+1)
-				if newDB, ok := q.to[db]; ok && after > next+1 && q.names[db][name] && newDB != db {
+				if newDB, ok := q.to[db]; ok && after > next+1 && (q.anyName || q.names[db][name]) && newDB != db {
 					out = append(out, stmt[last:i]...)
 					out = append(out, quoteIdent(newDB)...)
 					last = next
@@ -148,6 +152,9 @@ func skipLine(stmt []byte, i int) int {
 // package's (CREATE OR REPLACE … VIEW) and mysqldump's (/*!50001 CREATE …
 // VIEW … */).
 var viewDefinitionRE = regexp.MustCompile(`^(?:/\*!\d+\s*)?(?i:CREATE)\s+(?:(?i:OR\s+REPLACE)\s+)?(?:(?i:ALGORITHM)\s*=\s*\w+\s+)?(?:\*/\s*)?(?:/\*!\d+\s*)?(?:(?i:DEFINER)\s*=\s*\S+\s+)?(?:(?i:SQL\s+SECURITY)\s+\w+\s+)?(?:\*/\s*)?(?:/\*!\d+\s*)?(?i:VIEW)\s`)
+
+// createTableRE matches CREATE TABLE statements.
+var createTableRE = regexp.MustCompile(`^(?:/\*!\d+\s*)?(?i:CREATE)\s+(?i:TABLE)\s`)
 
 // tableNameRE finds the name a CREATE TABLE or CREATE … VIEW statement
 // creates (the first back-quoted name after TABLE or VIEW).

@@ -31,6 +31,14 @@ func TestRequalifier(t *testing.T) {
 		assert.Equal(t, want, string(q.rewrite([]byte(in))), in)
 	}
 	assert.Equal(t, "select a.t", string(requalifier{}.rewrite([]byte("select a.t"))), "an empty requalifier changes nothing")
+
+	// For CREATE TABLE, before the other database's tables are known.
+	refs := requalifier{to: map[string]string{"b": "s_b"}, anyName: true}
+	assert.Equal(t,
+		"CREATE TABLE `u` (`tid` int, CONSTRAINT `f` FOREIGN KEY (`tid`) REFERENCES `s_b`.`later` (`id`), `c` varchar(9) COMMENT '`b`.`x`')",
+		string(refs.rewrite([]byte("CREATE TABLE `u` (`tid` int, CONSTRAINT `f` FOREIGN KEY (`tid`) REFERENCES `b`.`later` (`id`), `c` varchar(9) COMMENT '`b`.`x`')"))))
+	assert.True(t, createTableRE.MatchString("CREATE TABLE `u` (a int)"))
+	assert.False(t, createTableRE.MatchString("CREATE OR REPLACE VIEW `u` AS SELECT 1"))
 }
 
 func TestViewDefinitionRE(t *testing.T) {

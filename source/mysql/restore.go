@@ -412,7 +412,8 @@ func (d *Database) Restore(ctx context.Context, r io.Reader, opts source.Restore
 		}
 		return fmt.Errorf("mysql: restore: %w (bad first line)", ErrNotDump)
 	}
-	rs := &restoreRun{d: d, ts: ts, drop: opts.DropExisting, dry: opts.DryRun, native: native, label: headerDatabase(head)}
+	rs := &restoreRun{d: d, ts: ts, drop: opts.DropExisting, dry: opts.DryRun, native: native, label: headerDatabase(head),
+		labels: headerDatabases(head), scratchNames: map[string]string{}}
 	defer rs.cleanup(ctx)
 	sp := NewSplitter(br)
 	n := 0
@@ -465,6 +466,17 @@ func headerDatabase(head []byte) string {
 	return ""
 }
 
+// headerDatabases returns the databases a dump of several databases lists
+// in its header ("-- Databases: a, b"), or nil.
+func headerDatabases(head []byte) []string {
+	for l := range strings.SplitSeq(string(head), "\n") {
+		if list, ok := strings.CutPrefix(l, "-- Databases: "); ok {
+			return strings.Split(strings.TrimSpace(list), ", ")
+		}
+	}
+	return nil
+}
+
 // restoreTarget is one database being restored: the dump's name for it,
 // the target and the scratch database it is loaded into first.
 type restoreTarget struct {
@@ -482,10 +494,15 @@ type restoreRun struct {
 	drop   bool
 	dry    bool
 	native bool
-	// label is the database a one-database dump names in its header.
-	label   string
-	targets []*restoreTarget
-	cur     *restoreTarget
+	// label is the database a one-database dump names in its header;
+	// labels are those a dump of several databases lists in its header.
+	label  string
+	labels []string
+	// scratchNames are the scratch databases of the dump's databases, by
+	// label, named before their CREATE DATABASE comes (see scratchName).
+	scratchNames map[string]string
+	targets      []*restoreTarget
+	cur          *restoreTarget
 
 	conn      *sql.Conn // the main connection: every statement but parallel INSERTs
 	workers   *insertWorkers
@@ -548,7 +565,9 @@ func (rs *restoreRun) statement(ctx context.Context, stmt []byte, n int) error {
 			return err
 		}
 	}
-	if len(rs.targets) > 1 && viewDefinitionRE.Match(stmt) {
+	if len(rs.labels) > 1 && createTableRE.Match(stmt) && bytes.Contains(stmt, []byte("REFERENCES")) {
+		stmt = rs.referencesRequalifier().rewrite(stmt)
+	} else if len(rs.targets) > 1 && viewDefinitionRE.Match(stmt) {
 		// A view of a dump of several databases may use the others': point
 		// it at their scratch databases, where their tables are now.
 		stmt = rs.requalifier(func(t *restoreTarget) string { return t.scratch }).rewrite(stmt)
@@ -652,9 +671,7 @@ func (rs *restoreRun) database(ctx context.Context, label, cs, coll string) erro
 		// Without the dump's: the target's, else the server's default.
 		_ = rs.conn.QueryRowContext(ctx, "SELECT DEFAULT_CHARACTER_SET_NAME, DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?", dest).Scan(&cs, &coll)
 	}
-	var b [4]byte
-	_, _ = rand.Read(b[:])
-	t.scratch = ScratchPrefix + hex.EncodeToString(b[:]) + "_" + cutRunes(dest, 64-len(ScratchPrefix)-9)
+	t.scratch = rs.scratchName(label, dest)
 	q := "CREATE DATABASE " + quoteIdent(t.scratch)
 	if cs != "" {
 		q += " CHARACTER SET " + cs
@@ -667,6 +684,36 @@ func (rs *restoreRun) database(ctx context.Context, label, cs, coll string) erro
 		return rs.d.wrap(ctx, "restore: create scratch database", err)
 	}
 	return nil
+}
+
+// scratchName returns the scratch database of the dump's database label,
+// whose target is dest: a new random name the first time, the same name
+// after. A table's foreign key to another database of the dump names that
+// database's scratch database before it is created.
+func (rs *restoreRun) scratchName(label, dest string) string {
+	if n, ok := rs.scratchNames[label]; ok {
+		return n
+	}
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	n := ScratchPrefix + hex.EncodeToString(b[:]) + "_" + cutRunes(dest, 64-len(ScratchPrefix)-9)
+	rs.scratchNames[label] = n
+	return n
+}
+
+// referencesRequalifier points the foreign keys of a CREATE TABLE at the
+// scratch databases of the dump's other databases (a dump of several
+// databases lists them in its header), so that after the swap they follow
+// the referenced tables into their targets (InnoDB keeps a foreign key on a
+// table across RENAME TABLE).
+func (rs *restoreRun) referencesRequalifier() requalifier {
+	q := requalifier{to: map[string]string{}, anyName: true}
+	for _, label := range rs.labels {
+		if dest, err := rs.dest(label); err == nil {
+			q.to[label] = rs.scratchName(label, dest)
+		}
+	}
+	return q
 }
 
 // cutRunes returns the longest prefix of s of at most n bytes that ends at
