@@ -73,6 +73,26 @@ func TestCrossDatabaseReferences(t *testing.T) {
 	assert.Equal(t, "1", query("SELECT COUNT(*) FROM `"+b2+"`.log"), "a2's trigger writes to b2")
 	assert.Equal(t, "0", query("SELECT COUNT(*) FROM `"+b+"`.log"), "not to the original")
 
+	// A mysqldump dump: its views are pointed at the new names too (its
+	// header does not list the databases, so foreign keys are not).
+	t.Run("mysqldump", func(t *testing.T) {
+		needMysqldump(t)
+		o := s.opts("")
+		o.Databases, o.Engine = []string{a, b}, mysql.EngineMysqldump
+		md := s.open(t, o)
+		var out bytes.Buffer
+		_, err := md.Snapshot(t.Context(), &out)
+		require.NoError(t, err)
+		a3, b3 := a+"y", b+"y"
+		s.dropLater(t, a3)
+		s.dropLater(t, b3)
+		require.NoError(t, md.Restore(t.Context(), bytes.NewReader(out.Bytes()), source.RestoreOptions{Target: a + "=" + a3 + "," + b + "=" + b3}))
+		s.exec(t, b3, "UPDATE t SET s = 'from b3'")
+		assert.Equal(t, "from b3", query("SELECT s FROM `"+a3+"`.va"))
+		assert.Equal(t, "from b3", query("SELECT s FROM `"+b3+"`.vb"))
+		s.exec(t, "", "SET FOREIGN_KEY_CHECKS=0; DROP DATABASE `"+a3+"`; DROP DATABASE `"+b3+"`")
+	})
+
 	// Where neither database exists: backupkit, then the mysql client.
 	for _, load := range []string{"restore", "mysql client"} {
 		t.Run(load, func(t *testing.T) {
