@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -92,43 +91,35 @@ func indexCount(plan []*planned) int {
 	return n
 }
 
-// oneDatabase returns the Source's database when it names exactly one.
-func (s *Source) oneDatabase() (string, error) {
-	if len(s.databases) != 1 {
-		return "", errors.New("the source must name exactly one database (a restore target renames one database)")
-	}
-	return s.databases[0], nil
-}
-
-// Inspect reports what the database target holds ("" means the Source's own
-// databases), under the names Snapshot gives them: one Item per collection
-// ("db.collection", where db is the Source's own database even for another
-// target), with its document count, the total size of its documents and a
-// Checksum over its documents and indexes (see docs/mongodb.md), and
-// Details["indexes"], the number of indexes. It reads every document, as a
-// snapshot does. It applies the Source's collection patterns (Restore with
-// DropExisting touches only those collections unless it drops whole
-// databases) but not its Filters (Restore replaces whole collections).
-// Views and system collections are left out, as in Snapshot. A target
-// other than "" needs a Source of exactly one database. A database that does
-// not exist or has no collections gives an Info with no Items.
+// Inspect reports what the restore target target holds ("" means the
+// Source's own databases; otherwise RestoreOptions.Target syntax, see the
+// package documentation), under the names Snapshot gives them: one Item per
+// collection ("db.collection", where db is the Source's own database name
+// even when another database is read), with its document count, the total
+// size of its documents and a Checksum over its documents and indexes (see
+// docs/mongodb.md), and Details["indexes"], the number of indexes. It reads
+// every document, as a snapshot does. It applies the Source's collection
+// patterns (Restore with DropExisting touches only those collections unless
+// it drops whole databases) but not its Filters (Restore replaces whole
+// collections). Views and system collections are left out, as in Snapshot.
+// A target that names one database needs a Source of exactly one database;
+// a Source of several takes a map ("a=a2,b=b2", with an entry for each of
+// its databases) or a pattern ("*_copy"). Databases that do not exist or
+// have no collections give no Items.
 func (s *Source) Inspect(ctx context.Context, target string) (source.Info, error) {
 	info := source.Info{Kind: Kind, Format: Format, Location: s.location, Details: map[string]string{}}
 	if err := ctx.Err(); err != nil {
 		return info, fmt.Errorf("mongodb: inspect: %w", err)
 	}
-	t := s.forTarget(target)
-	var own string
-	if target != "" {
-		var err error
-		if own, err = s.oneDatabase(); err != nil {
-			return info, fmt.Errorf("mongodb: inspect %s: %w", target, err)
-		}
-		if err := Databases(target)(&Source{}); err != nil {
-			return info, fmt.Errorf("mongodb: inspect: target: %w", err)
-		}
-		info.Location = t.location
+	t, err := s.forTarget(target)
+	if err != nil {
+		return info, fmt.Errorf("mongodb: inspect %s: %w", target, err)
 	}
+	var own string
+	if target != "" && len(s.databases) == 1 {
+		own = s.databases[0]
+	}
+	info.Location = t.location
 	c, err := s.connect(ctx)
 	if err != nil {
 		return info, fmt.Errorf("mongodb: inspect: %w", err)
@@ -172,7 +163,7 @@ func (s *Source) Inspect(ctx context.Context, target string) (source.Info, error
 // readAll reads every document of p's collection into its count, bytes and
 // digest.
 func readAll(ctx context.Context, c *mongo.Client, p *planned) error {
-	cur, err := c.Database(p.coll.DB).Collection(p.coll.Collection).Find(ctx, bson.D{})
+	cur, err := c.Database(p.db).Collection(p.coll.Collection).Find(ctx, bson.D{})
 	if err != nil {
 		return fmt.Errorf("%s: find: %w", p.coll.Namespace(), err)
 	}
@@ -188,56 +179,72 @@ func readAll(ctx context.Context, c *mongo.Client, p *planned) error {
 	return nil
 }
 
-// forTarget returns a copy of s that reads the database target ("" means
+// forTarget returns a copy of s that reads the restore target target ("" means
 // s's own databases) without Filters, matching collection patterns against
-// s's own database name.
-func (s *Source) forTarget(target string) *Source {
+// s's own database names. For a Source of one database it reads the one
+// database the target names (as before targets of several databases
+// existed: the archive and Items name that database); for a Source of
+// several (or all) databases it reads the target's databases under s's own
+// names.
+func (s *Source) forTarget(target string) (*Source, error) {
 	t := *s
 	t.filters = nil
-	if target != "" {
-		t.databases = []string{target}
-		if len(s.databases) == 1 {
-			t.patternDB = s.databases[0]
-		}
-		t.location = s.location[:strings.LastIndexByte(s.location, '/')+1] + target
+	if target == "" {
+		return &t, nil
 	}
-	return &t
+	ts, err := parseTarget(target)
+	if err != nil {
+		return nil, err
+	}
+	if len(s.databases) == 1 {
+		real, err := ts.dest(s.databases[0])
+		if err != nil {
+			return nil, err
+		}
+		t.databases = []string{real}
+		t.patternDB = s.databases[0]
+		t.location = s.location[:strings.LastIndexByte(s.location, '/')+1] + real
+		return &t, nil
+	}
+	if ts.name != "" {
+		own := slices.Clone(s.databases)
+		slices.Sort(own)
+		return nil, oneNameError(ts, "the source", slices.Compact(own))
+	}
+	t.target = &ts
+	t.location = s.location[:strings.LastIndexByte(s.location, '/')+1] + target
+	return &t, nil
 }
 
-// TargetSource returns a Source that snapshots the database target ("" means
-// the Source's own databases) with the same connection and collection
+// TargetSource returns a Source that snapshots the restore target target
+// ("" means the Source's own databases; otherwise RestoreOptions.Target
+// syntax, accepted as by Inspect) with the same connection and collection
 // patterns but no Filters, so that a safety backup holds the whole of every
 // collection a restore with DropExisting would replace. Collection patterns
 // that name a database ("shop.orders*") are matched against the Source's own
-// database name.
+// database names. For a Source of one database, the snapshot names the
+// target database as it is; for a Source of several, its archive and Items
+// name each database with the Source's name, so that Restore with the same
+// Target puts it back where it was read.
 func (s *Source) TargetSource(target string) (source.Source, error) {
-	if target != "" {
-		if _, err := s.oneDatabase(); err != nil {
-			return nil, fmt.Errorf("mongodb: target source %s: %w", target, err)
-		}
-		if err := Databases(target)(&Source{}); err != nil {
-			return nil, fmt.Errorf("mongodb: target source: %w", err)
-		}
+	t, err := s.forTarget(target)
+	if err != nil {
+		return nil, fmt.Errorf("mongodb: target source %s: %w", target, err)
 	}
-	return s.forTarget(target), nil
+	return t, nil
 }
 
-// scratchPrefix starts every scratch database name.
-const scratchPrefix = "backupkit_scratch_"
-
-// scratchName matches the names ScratchTarget makes, and nothing else.
-var scratchName = regexp.MustCompile(`^backupkit_scratch_[A-Za-z0-9_]{0,20}_[0-9a-f]{16}$`)
-
-// ScratchTarget returns the name of a new database,
-// "backupkit_scratch_<hint>_<16 random hex digits>" where hint keeps only
-// its first 20 ASCII letters, digits and '_', that does not exist on the
-// server.
-// It creates nothing. The Source must name exactly one database, because a
-// restore into another database renames exactly one.
+// ScratchTarget returns an unused RestoreOptions.Target for a test restore.
+// For a Source of one database it is the name of a new database,
+// "backupkit_scratch_<hint>_<16 random hex digits>", where hint keeps only
+// its first 20 ASCII letters, digits and '_'. For a Source of several (or
+// all) databases it is a pattern of such names,
+// "backupkit_scratch_<hint>_<8 random hex digits>_*", whose expansion for
+// each of the Source's databases is a valid database name (the hint is cut
+// further to keep it within 63 bytes; a database name longer than 35 bytes
+// leaves no room, which is an error) and such that no existing database
+// starts with the pattern's prefix. It creates nothing.
 func (s *Source) ScratchTarget(ctx context.Context, hint string) (string, error) {
-	if _, err := s.oneDatabase(); err != nil {
-		return "", fmt.Errorf("mongodb: scratch target: %w", err)
-	}
 	c, err := s.connect(ctx)
 	if err != nil {
 		return "", fmt.Errorf("mongodb: scratch target: %w", err)
@@ -247,32 +254,81 @@ func (s *Source) ScratchTarget(ctx context.Context, hint string) (string, error)
 	if err != nil {
 		return "", fmt.Errorf("mongodb: scratch target: listDatabases on %s: %w", s.location, s.scrub(err))
 	}
+	if len(s.databases) == 1 {
+		for range 10 {
+			name := setsum.ScratchName(scratchPrefix, hint, scratchHintBytes, "_")
+			if !slices.Contains(existing, name) {
+				return name, nil
+			}
+		}
+		return "", errors.New("mongodb: scratch target: no unused name")
+	}
+	own, err := s.dbPairs(ctx, c)
+	if err != nil {
+		return "", fmt.Errorf("mongodb: scratch target: %s: %w", s.location, s.scrub(err))
+	}
+	longest := 0
+	for _, p := range own {
+		longest = max(longest, len(p.label))
+	}
+	// prefix, hint, "_", 8 hex digits, "_", database name
+	room := min(scratchHintBytes, maxNameBytes-len(scratchPrefix)-1-8-1-longest)
+	if room < 0 {
+		return "", fmt.Errorf("mongodb: scratch target: a database name of %d bytes leaves no room for a scratch name: names have at most %d bytes, %d with the scratch prefix",
+			longest, maxNameBytes, maxNameBytes-len(scratchPrefix)-1-8-1)
+	}
 	for range 10 {
-		name := setsum.ScratchName(scratchPrefix, hint, 20, "_")
-		if !slices.Contains(existing, name) {
-			return name, nil
+		name := setsum.ScratchName(scratchPrefix, hint, room, "_")
+		name = name[:len(name)-8] + "_" // 8 of the 16 random hex digits: room for the names
+		if !slices.ContainsFunc(existing, func(n string) bool { return strings.HasPrefix(n, name) }) {
+			return name + "*", nil
 		}
 	}
 	return "", errors.New("mongodb: scratch target: no unused name")
 }
 
-// DropTarget drops the scratch database target; one that does not exist is
-// not an error. It refuses, dropping nothing, "" and the Source's own
-// databases, and any name that is not of the form ScratchTarget returns.
+// DropTarget drops the scratch target target; databases that do not exist
+// are not an error. target is a name ScratchTarget returns for a Source of
+// one database ("backupkit_scratch_<hint>_<id>"), or a pattern it returns
+// for a Source of several ("backupkit_scratch_<hint>_<id8>_*"), of which it
+// drops the expansion for each of the Source's databases (for a Source of
+// every database: each database whose name starts with the pattern's
+// prefix). It refuses, dropping nothing, "", the Source's own databases
+// and any other target.
 func (s *Source) DropTarget(ctx context.Context, target string) error {
 	if target == "" || slices.Contains(s.databases, target) {
 		return fmt.Errorf("mongodb: drop target: refusing to drop the source's own database %q", target)
 	}
-	if !scratchName.MatchString(target) {
-		return fmt.Errorf("mongodb: drop target: refusing to drop %q: not a scratch database (%s<hint>_<id>)", target, scratchPrefix)
+	pattern := scratchPattern.MatchString(target)
+	if !scratchName.MatchString(target) && !pattern {
+		return fmt.Errorf("mongodb: drop target: refusing to drop %q: not a scratch database (%s<hint>_<id>, or %s<hint>_<id>_* for a source of several databases)",
+			target, scratchPrefix, scratchPrefix)
 	}
 	c, err := s.connect(ctx)
 	if err != nil {
 		return fmt.Errorf("mongodb: drop target: %w", err)
 	}
 	defer c.Disconnect(context.WithoutCancel(ctx))
-	if err := c.Database(target).Drop(ctx); err != nil {
-		return fmt.Errorf("mongodb: drop target %s: %w", target, s.scrub(err))
+	drop := []string{target}
+	if pattern {
+		t := *s
+		t.target = &targetSpec{raw: target, pattern: target}
+		pairs, err := t.dbPairs(ctx, c)
+		if err != nil {
+			return fmt.Errorf("mongodb: drop target %s: %w", target, s.scrub(err))
+		}
+		drop = drop[:0]
+		for _, p := range pairs {
+			if slices.Contains(s.databases, p.real) || !strings.HasPrefix(p.real, strings.TrimSuffix(target, "*")) {
+				return fmt.Errorf("mongodb: drop target %s: refusing to drop %q, one of the source's own databases", target, p.real)
+			}
+			drop = append(drop, p.real)
+		}
+	}
+	for _, db := range drop {
+		if err := c.Database(db).Drop(ctx); err != nil {
+			return fmt.Errorf("mongodb: drop target %s: %w", db, s.scrub(err))
+		}
 	}
 	return nil
 }

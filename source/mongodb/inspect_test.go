@@ -2,6 +2,7 @@ package mongodb_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"testing"
@@ -22,7 +23,7 @@ func scratchRestore(t *testing.T, src *mongodb.Source) (source.Info, string) {
 	snap, info := sourcetest.Snapshot(t, src)
 	target, err := src.ScratchTarget(t.Context(), "T01")
 	require.NoError(t, err)
-	t.Cleanup(func() { _ = src.DropTarget(t.Context(), target) })
+	t.Cleanup(func() { _ = src.DropTarget(context.Background(), target) }) // t.Context() is canceled by now
 	require.NoError(t, src.Restore(t.Context(), bytes.NewReader(snap), source.RestoreOptions{Target: target}))
 	return info, target
 }
@@ -152,8 +153,11 @@ func TestDropTargetRefuses(t *testing.T) {
 	}
 	multi, err := mongodb.New("mongodb://127.0.0.1:1/", mongodb.Databases("a", "b"), mongodb.ConnectTimeout(1))
 	require.NoError(t, err)
+	// A source of several databases has scratch targets (a pattern): this
+	// one fails only because the server is unreachable.
 	_, err = multi.ScratchTarget(t.Context(), "x")
-	assert.ErrorContains(t, err, "exactly one database")
+	require.Error(t, err)
+	assert.NotContains(t, err.Error(), "exactly one database")
 	_, err = multi.Inspect(t.Context(), "other")
 	assert.ErrorContains(t, err, "exactly one database")
 	_, err = multi.TargetSource("other")

@@ -19,7 +19,32 @@
 // databases, instead of the path; system databases named here are dumped),
 // "collections" and "exclude" (comma-separated collection patterns, may
 // repeat; see [Collections]), "parallel" (see [Parallel]). All other
-// parameters go to the driver.
+// parameters go to the driver. Without a path or databases, databases
+// whose names start with "backupkit_scratch_" (scratch targets, see
+// [Source.ScratchTarget]) are left out too.
+//
+// RestoreOptions.Target (for Restore, and in the same syntax for Inspect
+// and TargetSource) says where each database goes:
+//
+//   - "" (the default): each database under its own name.
+//   - a database name ("shop_copy"): the one database goes there. An
+//     archive (or Source) of several databases is refused as ambiguous.
+//   - a map "a=a2,b=b2": database a goes to a2, b to b2. Every database of
+//     the archive (or Source) needs an entry; two databases may not map to
+//     one name.
+//   - a pattern with exactly one '*' ("*_copy", "restored_*"): the '*' is
+//     replaced by each database's name.
+//
+// Every resulting name must be a valid MongoDB database name (at most 63
+// bytes, without '/', '\', '.', ' ', '"', '$' or NUL). A target that does
+// not fit the archive is refused before anything is written.
+// [Source.Inspect] of a target reports its collections under the Source's
+// own database names (so does the snapshot of [Source.TargetSource] for a
+// Source of several databases), so that verify at level "restore"
+// (ScratchTarget, Restore, Inspect, DropTarget) works for a Source of
+// several databases too: its ScratchTarget is a pattern
+// "backupkit_scratch_<hint>_<id>_*", and DropTarget drops only scratch
+// targets.
 //
 // See docs/mongodb.md for the format, consistency and restore details.
 package mongodb
@@ -81,6 +106,9 @@ type Source struct {
 	timeout   time.Duration
 	tempDir   string
 	patternDB string // when set, the database name patterns are matched with
+	// target, for a Source of several (or all) databases, reads that
+	// restore target instead of its own databases (see forTarget).
+	target *targetSpec
 }
 
 // Option configures a Source.

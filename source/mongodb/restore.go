@@ -38,9 +38,16 @@ const pendingBytes = 16 << 20
 // batches (several collections at once, see [Parallel] and
 // [BatchDocuments]), then creates the indexes and the views.
 //
-// opts.Target renames the archive's database (the archive must hold exactly
-// one). Without opts.DropExisting, Restore refuses when any collection it
-// would create already exists. With it, the target database is dropped first
+// opts.Target says where each database of the archive goes (see the package
+// documentation): "" keeps each database's name, a database name renames
+// the archive's one database (an archive of several is refused), a map
+// "a=a2,b=b2" renames each database (each must have an entry, and two may
+// not map to one name), and a pattern with one '*' ("*_copy") puts each
+// database db into the pattern with db for the '*'. A target that is not
+// valid for the archive is refused before anything is written.
+//
+// Without opts.DropExisting, Restore refuses when any collection it would
+// create already exists. With it, each target database is dropped first
 // when the Source selects whole databases (no collection patterns or
 // filters), otherwise only the archive's collections are dropped. If the
 // second pass fails, the collections it created are dropped again; data that
@@ -56,10 +63,9 @@ func (s *Source) Restore(ctx context.Context, r io.Reader, opts source.RestoreOp
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("mongodb: restore: %w", err)
 	}
-	if opts.Target != "" {
-		if err := Databases(opts.Target)(&Source{}); err != nil {
-			return fmt.Errorf("mongodb: restore: target: %w", err)
-		}
+	ts, err := parseTarget(opts.Target)
+	if err != nil {
+		return fmt.Errorf("mongodb: restore: %w", err)
 	}
 	var spool *os.File
 	in := r
@@ -77,7 +83,12 @@ func (s *Source) Restore(ctx context.Context, r io.Reader, opts source.RestoreOp
 	if err != nil {
 		return fmt.Errorf("mongodb: restore: %w", err)
 	}
-	rename, err := targetNames(colls, opts.Target)
+	dbs := make([]string, 0, len(colls))
+	for _, c := range colls {
+		dbs = append(dbs, c.DB)
+	}
+	slices.Sort(dbs)
+	rename, err := targetNames(slices.Compact(dbs), ts)
 	if err != nil {
 		return fmt.Errorf("mongodb: restore: %w", err)
 	}
@@ -132,29 +143,6 @@ func validate(ctx context.Context, r io.Reader) ([]archive.Collection, error) {
 		return nil, fmt.Errorf("archive: %w: %d bytes after the end of the gzip stream", archive.ErrCorrupt, n)
 	}
 	return ar.Collections(), ctx.Err()
-}
-
-// targetNames maps the archive's databases to the restore's.
-func targetNames(colls []archive.Collection, target string) (map[string]string, error) {
-	m := map[string]string{}
-	for _, c := range colls {
-		m[c.DB] = c.DB
-	}
-	if target == "" {
-		return m, nil
-	}
-	if len(m) > 1 {
-		dbs := make([]string, 0, len(m))
-		for db := range m {
-			dbs = append(dbs, db)
-		}
-		slices.Sort(dbs)
-		return nil, fmt.Errorf("the archive holds %d databases (%s); a Target renames exactly one", len(m), strings.Join(dbs, ", "))
-	}
-	for db := range m {
-		m[db] = target
-	}
-	return m, nil
 }
 
 // loader is the second pass of a Restore.

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -28,6 +27,7 @@ const segmentBytes = 1 << 20
 // planned is one namespace to dump.
 type planned struct {
 	coll    archive.Collection
+	db      string // the database read: coll.DB, or the restore target's
 	filter  bson.Raw
 	data    bool       // read documents (collections, not views)
 	indexes []bson.Raw // listIndexes' specifications
@@ -190,7 +190,7 @@ func (s *Source) readCollection(ctx context.Context, c *mongo.Client, snapTime *
 	if p.filter != nil {
 		filter = p.filter
 	}
-	cur, err := c.Database(p.coll.DB).Collection(p.coll.Collection).Find(ctx, filter)
+	cur, err := c.Database(p.db).Collection(p.coll.Collection).Find(ctx, filter)
 	if err != nil {
 		return fmt.Errorf("%s: find: %w", p.coll.Namespace(), err)
 	}
@@ -233,23 +233,14 @@ func (s *Source) readCollection(ctx context.Context, c *mongo.Client, snapTime *
 // plan lists the namespaces to dump, sorted by database and name, with
 // their metadata. It returns what it skipped and why.
 func (s *Source) plan(ctx context.Context, c *mongo.Client) ([]*planned, []string, error) {
-	dbs := slices.Clone(s.databases)
-	if len(dbs) == 0 {
-		names, err := c.ListDatabaseNames(ctx, bson.D{})
-		if err != nil {
-			return nil, nil, fmt.Errorf("listDatabases: %w", err)
-		}
-		for _, n := range names {
-			if !slices.Contains(systemDatabases, n) {
-				dbs = append(dbs, n)
-			}
-		}
+	dbs, err := s.dbPairs(ctx, c)
+	if err != nil {
+		return nil, nil, err
 	}
-	slices.Sort(dbs)
-	dbs = slices.Compact(dbs)
 	var plan []*planned
 	var skipped []string
-	for _, db := range dbs {
+	for _, pair := range dbs {
+		db, label := pair.real, pair.label
 		cur, err := c.Database(db).ListCollections(ctx, bson.D{})
 		if err != nil {
 			return nil, nil, fmt.Errorf("%s: listCollections: %w", db, err)
@@ -266,10 +257,10 @@ func (s *Source) plan(ctx context.Context, c *mongo.Client) ([]*planned, []strin
 		for _, spec := range specs {
 			name, _ := spec.Lookup("name").StringValueOK()
 			typ, _ := spec.Lookup("type").StringValueOK()
-			if name == "" || strings.HasPrefix(name, "system.") || !s.matches(db, name) {
+			if name == "" || strings.HasPrefix(name, "system.") || !s.matches(label, name) {
 				continue
 			}
-			ns := db + "." + name
+			ns := label + "." + name
 			var md archive.Metadata
 			md.CollectionName = name
 			md.Type = typ
@@ -279,7 +270,7 @@ func (s *Source) plan(ctx context.Context, c *mongo.Client) ([]*planned, []strin
 			if _, data, ok := spec.Lookup("info", "uuid").BinaryOK(); ok {
 				md.UUID = hex.EncodeToString(data)
 			}
-			p := &planned{filter: s.filters[ns]}
+			p := &planned{filter: s.filters[ns], db: db}
 			switch typ {
 			case "", "collection":
 				p.data = true
@@ -309,7 +300,7 @@ func (s *Source) plan(ctx context.Context, c *mongo.Client) ([]*planned, []strin
 			if typ == "view" {
 				atype = archive.TypeView
 			}
-			p.coll = archive.Collection{DB: db, Collection: name, Metadata: meta, Type: atype}
+			p.coll = archive.Collection{DB: label, Collection: name, Metadata: meta, Type: atype}
 			plan = append(plan, p)
 		}
 	}
