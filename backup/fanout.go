@@ -19,8 +19,8 @@ import (
 // failed) is cut off; the others go on. Write fails only when every branch is
 // gone.
 //
-// A branch that takes no chunk for its stall duration while the writer waits
-// on it (its queue stays full) is abandoned: cut off like a stopped one, its
+// A branch that has taken no chunk for its stall duration while the writer
+// waits on it (its queue stays full) is abandoned: cut off like a stopped one, its
 // consumer's context canceled with ErrDestinationStalled (see
 // branch.abandon). After the writer has ended the stream, awaitCopies times
 // the branches that still hold unread chunks (branch.idle).
@@ -31,6 +31,7 @@ type fanout struct {
 	branches  []*branch
 	ctx       context.Context
 	chunkSize int
+	start     time.Time // monotonic origin of branch.lastRead
 	pool      sync.Pool // *chunk
 	cur       *chunk    // being filled
 }
@@ -56,16 +57,15 @@ type branch struct {
 	queue chan *chunk
 	done  chan struct{} // closed when the consumer stops reading (Put returned)
 	// stall (0: never) and cancel, which cancels the consumer's context, are
-	// set by the caller before the first Write; abandoned is closed when the
-	// branch is abandoned.
-	stall     time.Duration
-	cancel    context.CancelCauseFunc
-	abandoned chan struct{}
+	// set by the caller before the first Write.
+	stall  time.Duration
+	cancel context.CancelCauseFunc
 
-	// lastRead is when the consumer last got data (unix nanoseconds; the
-	// writer's close counts as a start), readAll whether it reached the end
-	// of the stream: what awaitCopies needs to time a consumer that stops
-	// reading after the writer is done.
+	// lastRead is when the consumer last took a chunk (the monotonic time
+	// since the fan-out started, in nanoseconds; the writer's close counts
+	// as a start), readAll whether it reached the end of the stream: what
+	// awaitCopies needs to time a consumer that stops reading after the
+	// writer is done.
 	lastRead atomic.Int64
 	readAll  atomic.Bool
 
@@ -82,13 +82,12 @@ type branch struct {
 }
 
 func newFanout(ctx context.Context, n, queueLen, chunkSize int) *fanout {
-	f := &fanout{ctx: ctx, chunkSize: chunkSize}
+	f := &fanout{ctx: ctx, chunkSize: chunkSize, start: time.Now()}
 	for range n {
 		f.branches = append(f.branches, &branch{
-			f:         f,
-			queue:     make(chan *chunk, queueLen),
-			done:      make(chan struct{}),
-			abandoned: make(chan struct{}),
+			f:     f,
+			queue: make(chan *chunk, queueLen),
+			done:  make(chan struct{}),
 		})
 	}
 	return f
@@ -157,11 +156,14 @@ func (f *fanout) send() error {
 			continue
 		default:
 		}
-		// The branch is behind: wait, at most b.stall.
+		// The branch is behind: wait until it has taken no chunk for
+		// b.stall (counted from the last one it took, so that branches
+		// stalled at once are given up at once).
 		var stalled <-chan time.Time
 		var timer *time.Timer
 		if b.stall > 0 {
-			timer = time.NewTimer(b.stall)
+			idle := time.Since(f.start) - time.Duration(b.lastRead.Load())
+			timer = time.NewTimer(max(b.stall-idle, 0))
 			stalled = timer.C
 		}
 		select {
@@ -194,13 +196,17 @@ func stopTimer(t *time.Timer) {
 }
 
 // close ends every branch's stream: with io.EOF when err is nil, else with err,
-// so that a destination never commits a stream that did not end cleanly.
+// so that a destination never commits a stream that did not end cleanly. An
+// abandoned branch, which missed chunks, ends with its stall error.
 func (f *fanout) close(err error) {
 	for _, b := range f.branches {
 		b.mu.Lock()
 		b.endErr, b.closed = err, true
+		if b.stallErr != nil {
+			b.endErr = b.stallErr
+		}
 		b.mu.Unlock()
-		b.lastRead.Store(time.Now().UnixNano())
+		b.lastRead.Store(int64(time.Since(f.start)))
 		close(b.queue)
 	}
 }
@@ -221,7 +227,7 @@ func (b *branch) Read(p []byte) (int, error) {
 			return 0, err
 		}
 		b.cur, b.off = c, 0
-		b.lastRead.Store(time.Now().UnixNano())
+		b.lastRead.Store(int64(time.Since(b.f.start)))
 	}
 	n := copy(p, b.cur.buf[b.off:])
 	b.off += n
@@ -240,9 +246,9 @@ func (b *branch) stop() {
 	close(b.done)
 }
 
-// abandon gives up on a stalled consumer: it records why, cancels the
-// consumer's context with that cause and closes abandoned. The consumer
-// counts as stopped early (the destination failed on its own).
+// abandon gives up on a stalled consumer: it records why and cancels the
+// consumer's context with that cause. The consumer counts as stopped early
+// (the destination failed on its own).
 func (b *branch) abandon(why error) {
 	b.mu.Lock()
 	b.stallErr, b.early = why, true
@@ -250,20 +256,19 @@ func (b *branch) abandon(why error) {
 	if b.cancel != nil {
 		b.cancel(why)
 	}
-	close(b.abandoned)
 }
 
 // idle reports whether the consumer holds data it has not read for longer
 // than the branch's stall duration, after the writer ended the stream (while
 // the writer runs, send times the branch).
-func (b *branch) idle(now time.Time) bool {
+func (b *branch) idle() bool {
 	if b.stall <= 0 || b.readAll.Load() {
 		return false
 	}
 	b.mu.Lock()
 	closed, stalled := b.closed, b.stallErr != nil
 	b.mu.Unlock()
-	return closed && !stalled && now.Sub(time.Unix(0, b.lastRead.Load())) > b.stall
+	return closed && !stalled && time.Since(b.f.start)-time.Duration(b.lastRead.Load()) > b.stall
 }
 
 // stalled returns why the branch was abandoned, nil when it was not.

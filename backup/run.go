@@ -222,6 +222,7 @@ func (x *execution) failure(runCtx context.Context, res *Result) error {
 
 // copyResult is one destination's outcome.
 type copyResult struct {
+	i        int // the destination's index in the job
 	obj      destination.Object
 	err      error
 	complete bool // the destination read the stream to its end
@@ -236,19 +237,18 @@ func (x *execution) execute(ctx context.Context) *Result {
 
 	// Start one upload per destination, each reading its own branch.
 	fan := newFanout(ctx, len(job.Destinations), e.opts.QueueLength, e.opts.ChunkSize)
-	done := make([]chan copyResult, len(job.Destinations))
+	done := make(chan copyResult, len(job.Destinations)) // never blocks a Put's goroutine
 	branches := fan.branches
 	for i, t := range job.Destinations {
 		b := fan.branches[i]
 		putCtx, cancelPut := context.WithCancelCause(ctx)
 		b.cancel, b.stall = cancelPut, e.stallTimeout(job, t.Destination)
-		done[i] = make(chan copyResult, 1)
 		go func() {
 			defer cancelPut(nil)
 			obj, err := t.Destination.Put(putCtx, key, b, &destination.PutOptions{ContentType: "application/octet-stream"})
-			r := copyResult{obj: obj, err: err, complete: b.eof}
+			r := copyResult{i: i, obj: obj, err: err, complete: b.eof}
 			b.stop()
-			done[i] <- r
+			done <- r
 		}()
 	}
 
@@ -357,76 +357,104 @@ func (x *execution) execute(ctx context.Context) *Result {
 // return once its branch was abandoned or the run's context ended.
 var abandonGrace = time.Minute
 
-// awaitCopies waits for every destination's Put and returns their results.
-// A stalled destination's failure is its stall (ErrDestinationStalled), not
-// the cancellation it caused. A Put that does not return within abandonGrace
-// of being abandoned, or of ctx ending, is given up on so that the run can
-// end: its result is a failure, and should it still store the artifact
-// later, that artifact (which has no manifest) is deleted.
-func (x *execution) awaitCopies(ctx context.Context, branches []*branch, done []chan copyResult, key string) []copyResult {
-	results := make([]copyResult, len(done))
-	for i, ch := range done {
-		b := branches[i]
-		var tick <-chan time.Time
+// awaitCopies waits for every destination's Put (their results come on
+// done) and returns their results by destination. Meanwhile it times the
+// destinations that, once the stream has ended, sit on data they have not
+// read (branch.idle), and abandons them. A stalled destination's failure is
+// its stall (ErrDestinationStalled), not the cancellation it caused. A Put
+// that does not return within abandonGrace of its branch being abandoned,
+// or of ctx ending, is left behind so that the run can end: its result is a
+// failure, and should it still store the artifact later, that artifact
+// (which has no manifest) is deleted.
+func (x *execution) awaitCopies(ctx context.Context, branches []*branch, done chan copyResult, key string) []copyResult {
+	results := make([]copyResult, len(branches))
+	got := make([]bool, len(branches))
+	deadline := make([]time.Time, len(branches)) // once abandoned or canceled
+	why := make([]error, len(branches))
+	every := time.Second
+	for _, b := range branches {
 		if b.stall > 0 {
-			t := time.NewTicker(max(b.stall/4, 10*time.Millisecond))
-			defer t.Stop()
-			tick = t.C
+			every = min(every, max(b.stall/4, 10*time.Millisecond))
 		}
-		var r copyResult
-	wait:
-		for {
-			select {
-			case r = <-ch:
-				break wait
-			case <-b.abandoned:
-				r = x.graceWait(i, ch, key, b.stalled())
-				break wait
-			case <-ctx.Done():
-				r = x.graceWait(i, ch, key, context.Cause(ctx))
-				break wait
-			case now := <-tick:
-				// The stream has ended, but the destination sits on data it
-				// has not read.
-				if b.idle(now) {
-					b.abandon(fmt.Errorf("%w: it took no data for %s", ErrDestinationStalled, b.stall))
-				}
-			}
-		}
-		if stall := b.stalled(); stall != nil && !errors.Is(r.err, ErrDestinationStalled) {
-			if r.err == nil {
-				// It stored something after being cut off, so without the
-				// chunks sent meanwhile: remove it.
-				_ = x.job.Destinations[i].Destination.Delete(context.WithoutCancel(ctx), key)
-			}
-			r.err = stall
-		}
-		results[i] = r
 	}
-	return results
-}
-
-// graceWait waits abandonGrace for destination i's Put to return; when it
-// does not, it leaves a goroutine to delete what the Put may still store,
-// and returns why as the result.
-func (x *execution) graceWait(i int, ch chan copyResult, key string, why error) copyResult {
-	t := time.NewTimer(abandonGrace)
-	defer t.Stop()
-	select {
-	case r := <-ch:
-		return r
-	case <-t.C:
-	}
-	dest := x.job.Destinations[i]
-	x.log.warn("destination did not stop its upload: left behind", "destination", dest.Name, "waited", abandonGrace.String())
-	go func() {
-		if r := <-ch; r.err == nil {
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	ctxDone := ctx.Done()
+	late := func(r copyResult) { // the result of a Put left behind
+		if r.err == nil {
+			dest := x.job.Destinations[r.i]
 			err := dest.Destination.Delete(context.Background(), key)
 			x.log.warn("a destination left behind stored the artifact late: deleted (it has no manifest)",
 				"destination", dest.Name, "key", key, "err", err)
 		}
-	}()
-	return copyResult{err: fmt.Errorf("%w; its upload did not stop within %s and was left behind", why, abandonGrace)}
+	}
+	lateToCome := 0
+	for left := len(branches); left > 0; {
+		select {
+		case r := <-done:
+			if got[r.i] {
+				late(r)
+				lateToCome--
+				continue
+			}
+			results[r.i], got[r.i] = r, true
+			left--
+			continue
+		case <-ctxDone:
+			ctxDone = nil
+			for i := range branches {
+				if !got[i] && deadline[i].IsZero() {
+					deadline[i], why[i] = time.Now().Add(abandonGrace), context.Cause(ctx)
+				}
+			}
+		case <-tick.C:
+		}
+		now := time.Now()
+		for i, b := range branches {
+			if got[i] {
+				continue
+			}
+			if b.idle() {
+				b.abandon(fmt.Errorf("%w: it took no data for %s", ErrDestinationStalled, b.stall))
+			}
+			if err := b.stalled(); err != nil && deadline[i].IsZero() {
+				deadline[i], why[i] = now.Add(abandonGrace), err
+			}
+			if !deadline[i].IsZero() && now.After(deadline[i]) {
+				x.log.warn("destination did not stop its upload: left behind", "destination", x.job.Destinations[i].Name, "waited", abandonGrace.String())
+				results[i] = copyResult{i: i, err: fmt.Errorf("%w; its upload did not stop within %s and was left behind", why[i], abandonGrace)}
+				got[i] = true
+				left--
+				lateToCome++
+			}
+		}
+	}
+	if lateToCome > 0 {
+		// The results still to come are the left-behind Puts'.
+		go func() {
+			for range lateToCome {
+				late(<-done)
+			}
+		}()
+	}
+	for i, b := range branches {
+		stall := b.stalled()
+		if stall == nil || errors.Is(results[i].err, ErrDestinationStalled) {
+			continue
+		}
+		if results[i].err == nil {
+			// It reported success after being cut off, so without the
+			// chunks sent meanwhile (its stream ended with the stall
+			// error, which it ignored): remove what it stored.
+			dest := x.job.Destinations[i]
+			if err := dest.Destination.Delete(context.WithoutCancel(ctx), key); err != nil {
+				x.log.error("could not delete what a stalled destination stored; it has no manifest and is not listed",
+					"destination", dest.Name, "key", key, "err", err)
+			}
+		}
+		results[i].err = stall
+	}
+	return results
 }
 
 // stallTimeout is how long d may take no data in a run of job: job's
