@@ -25,13 +25,14 @@ func TestCrossDatabaseReferences(t *testing.T) {
 	}
 	// a (dumped first) uses b, and b uses a.
 	s.exec(t, b, "CREATE TABLE t (id INT PRIMARY KEY, s VARCHAR(20)) ENGINE=InnoDB; INSERT INTO t VALUES (1, 'from b');"+
-		"CREATE TABLE log (id INT);")
+		"CREATE TABLE log (id INT);"+
+		"CREATE FUNCTION f(x INT) RETURNS VARCHAR(20) DETERMINISTIC RETURN CONCAT('f', x);")
 	s.exec(t, a, "CREATE TABLE u (id INT PRIMARY KEY, tid INT, FOREIGN KEY (tid) REFERENCES `"+b+"`.t (id)) ENGINE=InnoDB; INSERT INTO u VALUES (1, 1);"+
-		"CREATE VIEW va AS SELECT t.id, t.s, '`"+b+"`.`t` in a string' AS note FROM `"+b+"`.t AS t JOIN u ON u.id = t.id;"+
+		"CREATE VIEW va AS SELECT t.id, t.s, '`"+b+"`.`t` in a string' AS note, `"+b+"`.f(t.id) AS fx FROM `"+b+"`.t AS t JOIN u ON u.id = t.id;"+
 		"CREATE TRIGGER tr AFTER INSERT ON u FOR EACH ROW INSERT INTO `"+b+"`.log VALUES (NEW.id);")
 	s.exec(t, b, "CREATE VIEW vb AS SELECT va.id, va.s FROM `"+a+"`.va AS va;")
 
-	src, err := mysql.New(mysql.Options{Addr: s.cfg.Addr, User: s.cfg.User, Password: s.cfg.Passwd, Databases: []string{a, b}})
+	src, err := mysql.New(mysql.Options{Addr: s.cfg.Addr, User: s.cfg.User, Password: s.cfg.Passwd, Databases: []string{a, b}, Routines: true})
 	require.NoError(t, err)
 	t.Cleanup(func() { src.Close() })
 	var dump bytes.Buffer
@@ -63,6 +64,8 @@ func TestCrossDatabaseReferences(t *testing.T) {
 	assert.NotContains(t, showView(a2, "va"), "`"+b+"`.`t`.", "no reference to the original")
 	assert.Contains(t, showView(a2, "va"), "'`"+b+"`.`t` in a string'", "string literals are left alone")
 	assert.NotContains(t, showView(a2, "va"), mysql.ScratchPrefix)
+	assert.Contains(t, showView(a2, "va"), "`"+b2+"`.`f`(", "a2's view calls b2's function")
+	assert.Equal(t, "f1", query("SELECT fx FROM `"+a2+"`.va"))
 	showTable := func(db, table string) string {
 		var name, def string
 		require.NoError(t, s.admin.QueryRow("SHOW CREATE TABLE `"+db+"`.`"+table+"`").Scan(&name, &def))
@@ -78,7 +81,7 @@ func TestCrossDatabaseReferences(t *testing.T) {
 	t.Run("mysqldump", func(t *testing.T) {
 		needMysqldump(t)
 		o := s.opts("")
-		o.Databases, o.Engine = []string{a, b}, mysql.EngineMysqldump
+		o.Databases, o.Engine, o.Routines = []string{a, b}, mysql.EngineMysqldump, true
 		md := s.open(t, o)
 		var out bytes.Buffer
 		_, err := md.Snapshot(t.Context(), &out)

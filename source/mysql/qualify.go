@@ -14,8 +14,9 @@ import (
 //
 // A reference is rewritten only when it is a db.name pair (back-quoted, as
 // SHOW CREATE VIEW writes them, or not, as trigger and routine bodies keep
-// what their author wrote) whose db is a key of to and whose name is a
-// table or view of that database in the dump: t.col (a table and its
+// what their author wrote) that is not itself the end of a longer name,
+// whose db is a key of to and whose name is a table, view, function or
+// procedure of that database in the dump: t.col (a table and its
 // column) stays as it is unless a database of the dump is called t and has
 // a table called col. Quoted strings and comments are copied unchanged;
 // the code inside /*!NNNNN … */ comments (mysqldump's) is rewritten like
@@ -63,12 +64,22 @@ func (q requalifier) rewrite(stmt []byte) []byte {
 			if next < 0 {
 				return stmt // unbalanced: leave the statement to the server
 			}
+			if i > 0 && stmt[i-1] == '.' {
+				i = next // the second or third part of a name: never a database
+				continue
+			}
 			if next+1 < len(stmt) && stmt[next] == '.' {
 				name, after := identifier(stmt, next+1)
+				if after < 0 {
+					return stmt
+				}
 				if newDB, ok := q.to[db]; ok && after > next+1 && (q.anyName || q.names[db][name]) && newDB != db {
 					out = append(out, stmt[last:i]...)
 					out = append(out, quoteIdent(newDB)...)
 					last = next
+				}
+				if after > next+1 {
+					next = after // the name part is done with
 				}
 			}
 			i = next
@@ -156,6 +167,7 @@ var viewDefinitionRE = regexp.MustCompile(`^(?:/\*!\d+\s*)?(?i:CREATE)\s+(?:(?i:
 // createTableRE matches CREATE TABLE statements.
 var createTableRE = regexp.MustCompile(`^(?:/\*!\d+\s*)?(?i:CREATE)\s+(?i:TABLE)\s`)
 
-// tableNameRE finds the name a CREATE TABLE or CREATE … VIEW statement
-// creates (the first back-quoted name after TABLE or VIEW).
-var tableNameRE = regexp.MustCompile("(?i:\\b(?:TABLE|VIEW))\\s+(?i:IF\\s+NOT\\s+EXISTS\\s+)?`((?:[^`]|``)+)`")
+// tableNameRE finds the name a CREATE TABLE, VIEW, FUNCTION or PROCEDURE
+// statement creates (the first back-quoted name after the keyword): the
+// names another database's views and routines may call it by.
+var tableNameRE = regexp.MustCompile("(?i:\\b(?:TABLE|VIEW|FUNCTION|PROCEDURE))\\s+(?i:IF\\s+NOT\\s+EXISTS\\s+)?`((?:[^`]|``)+)`")

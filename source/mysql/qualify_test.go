@@ -32,6 +32,12 @@ func TestRequalifier(t *testing.T) {
 	}
 	assert.Equal(t, "select a.t", string(requalifier{}.rewrite([]byte("select a.t"))), "an empty requalifier changes nothing")
 
+	// Only the first part of a longer name can be a database.
+	three := requalifier{to: map[string]string{"a": "a2", "b": "b2"},
+		names: map[string]map[string]bool{"a": {"b": true}, "b": {"c": true, "f": true}}}
+	assert.Equal(t, "select `a2`.`b`.`c` from `a2`.`b`", string(three.rewrite([]byte("select `a`.`b`.`c` from `a`.`b`"))))
+	assert.Equal(t, "select `b2`.f(1), x.b.c", string(three.rewrite([]byte("select `b`.f(1), x.b.c"))), "a function of the dump; b after a dot is not a database")
+
 	// For CREATE TABLE, before the other database's tables are known.
 	refs := requalifier{to: map[string]string{"b": "s_b"}, anyName: true}
 	assert.Equal(t,
@@ -67,4 +73,11 @@ func FuzzRequalifier(f *testing.F) {
 			assert.Equal(t, s, string(out))
 		}
 	})
+}
+
+func TestHeaderDatabases(t *testing.T) {
+	head := "-- backupkit MySQL dump, format 1\n-- Server version: 10.11\n-- Databases: a, b c, d\n\nSET NAMES utf8mb4;\n-- Databases: x\n"
+	assert.Equal(t, []string{"a", "b c", "d"}, headerDatabases([]byte(head)))
+	assert.Nil(t, headerDatabases([]byte("-- backupkit MySQL dump, format 1\n-- Databases: a, b, c")), "a line cut short is not trusted")
+	assert.Nil(t, headerDatabases([]byte("-- backupkit MySQL dump, format 1\n-- Database: a\n\n")))
 }

@@ -403,7 +403,7 @@ func (d *Database) Restore(ctx context.Context, r io.Reader, opts source.Restore
 	}
 	tr := &trailerReader{r: r}
 	br := bufio.NewReaderSize(tr, 1<<16)
-	head, _ := br.Peek(1024)
+	head, _ := br.Peek(br.Size()) // the header, with a long "-- Databases:" line
 	native := bytes.HasPrefix(head, []byte(headerLine))
 	if !native && !isMysqldump(head) {
 		_, err := io.Copy(io.Discard, br) // read to the end so the reader's own error shows
@@ -412,7 +412,7 @@ func (d *Database) Restore(ctx context.Context, r io.Reader, opts source.Restore
 		}
 		return fmt.Errorf("mysql: restore: %w (bad first line)", ErrNotDump)
 	}
-	rs := &restoreRun{d: d, ts: ts, drop: opts.DropExisting, dry: opts.DryRun, native: native, label: headerDatabase(head),
+	rs := &restoreRun{d: d, ts: ts, drop: opts.DropExisting, dry: opts.DryRun, native: native, label: headerDatabase(head[:min(len(head), 1024)]),
 		labels: headerDatabases(head), scratchNames: map[string]string{}}
 	defer rs.cleanup(ctx)
 	sp := NewSplitter(br)
@@ -467,11 +467,16 @@ func headerDatabase(head []byte) string {
 }
 
 // headerDatabases returns the databases a dump of several databases lists
-// in its header ("-- Databases: a, b"), or nil.
+// in its header ("-- Databases: a, b"), or nil, also when the line does not
+// end within head (64 KiB).
 func headerDatabases(head []byte) []string {
-	for l := range strings.SplitSeq(string(head), "\n") {
-		if list, ok := strings.CutPrefix(l, "-- Databases: "); ok {
+	lines := strings.Split(string(head), "\n")
+	for i, l := range lines {
+		if list, ok := strings.CutPrefix(l, "-- Databases: "); ok && i < len(lines)-1 { // a whole line
 			return strings.Split(strings.TrimSpace(list), ", ")
+		}
+		if !strings.HasPrefix(l, "--") {
+			break // past the header
 		}
 	}
 	return nil
@@ -906,7 +911,8 @@ func (rs *restoreRun) commit(ctx context.Context) error {
 	// triggers (a table with triggers cannot move to another database) and
 	// check the target again.
 	placeholders := make([]bytes.Buffer, len(rs.targets))
-	scripts := make([]bytes.Buffer, len(rs.targets))
+	others := make([]bytes.Buffer, len(rs.targets))
+	views := make([]bytes.Buffer, len(rs.targets))
 	var renames []string
 	tok := make([]byte, 3)
 	_, _ = rand.Read(tok)
@@ -919,13 +925,16 @@ func (rs *restoreRun) commit(ctx context.Context) error {
 		if err != nil {
 			return d.wrap(ctx, "restore: list scratch tables", err)
 		}
-		// Every target's view placeholders are created before any view, so
-		// that a view may use another target's views.
-		if _, _, err := d.writeObjects(ctx, c, t.scratch, tables, &countingWriter{w: &placeholders[i]}, viewPlaceholders, false, false, false); err != nil {
-			return err
-		}
-		if _, _, err := d.writeObjects(ctx, c, t.scratch, tables, &countingWriter{w: &scripts[i]}, viewDefinitions|otherObjects, false, true, true); err != nil {
-			return err
+		// Every target's view placeholders, triggers, routines and events
+		// are created before any view, so that a view may use another
+		// target's views and functions.
+		for _, part := range []struct {
+			w     *bytes.Buffer
+			parts objectParts
+		}{{&placeholders[i], viewPlaceholders}, {&others[i], otherObjects}, {&views[i], viewDefinitions}} {
+			if _, _, err := d.writeObjects(ctx, c, t.scratch, tables, &countingWriter{w: part.w}, part.parts, false, true, true); err != nil {
+				return err
+			}
 		}
 		trg, err := listNames(ctx, c, "SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ?", t.scratch)
 		if err != nil {
@@ -993,7 +1002,7 @@ func (rs *restoreRun) commit(ctx context.Context) error {
 	ctx = context.WithoutCancel(ctx)
 	// 3. Drop what was in the targets and recreate the views, triggers,
 	// routines and events there: first every target's view placeholders,
-	// then the definitions. With several targets, definitions that name
+	// then its triggers, routines and events, then the views' definitions. With several targets, definitions that name
 	// another database of the dump (or its scratch database) are pointed
 	// at its target.
 	q := requalifier{}
@@ -1005,9 +1014,11 @@ func (rs *restoreRun) commit(ctx context.Context) error {
 			return fmt.Errorf("mysql: restore: the data of %q is in place, but %w", t.dest, err)
 		}
 	}
-	for i, t := range rs.targets {
-		if err := rs.runScript(ctx, t, scripts[i].Bytes(), q); err != nil {
-			return fmt.Errorf("mysql: restore: the data of %q is in place, but %w", t.dest, err)
+	for _, scripts := range [][]bytes.Buffer{others, views} {
+		for i, t := range rs.targets {
+			if err := rs.runScript(ctx, t, scripts[i].Bytes(), q); err != nil {
+				return fmt.Errorf("mysql: restore: the data of %q is in place, but %w", t.dest, err)
+			}
 		}
 	}
 	return nil
