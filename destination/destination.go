@@ -81,15 +81,16 @@ type Checker interface {
 	Check(ctx context.Context) error
 }
 
-// StallGuard is implemented by destinations that detect stalled transfers
-// themselves and fail a Put that stops moving (the S3 adapter's
+// StallGuard is implemented by destinations that deal with stalled
+// transfers themselves and fail a Put that stops moving (the S3 adapter's
 // stall_timeout, Drive's chunk timeout). The backup engine applies its own
 // stall timeout (backup.Options.StallTimeout) only to destinations without
 // one: a destination that sends what it read in large parts takes no data
 // for as long as a part takes, which on a slow link can be many minutes.
 type StallGuard interface {
-	// GuardsStalls reports whether the destination fails a stalled Put on
-	// its own.
+	// GuardsStalls reports whether the destination deals with stalls on its
+	// own: it fails a stalled Put, or its operator turned that check off,
+	// which the engine then respects too.
 	GuardsStalls() bool
 }
 

@@ -248,11 +248,12 @@ func New(ctx context.Context, opts Options) (*Drive, error) {
 	return d, nil
 }
 
-// String returns "gdrive://FOLDER_ID", with no secrets.
-// GuardsStalls reports whether a chunk request that takes too long fails
-// (Options.ChunkTimeout not negative): see destination.StallGuard.
-func (d *Drive) GuardsStalls() bool { return d.chunkTime > 0 }
+// GuardsStalls reports true: a chunk request that takes longer than
+// Options.ChunkTimeout fails, or the timeout was turned off for it, which
+// the engine respects (see destination.StallGuard).
+func (d *Drive) GuardsStalls() bool { return true }
 
+// String returns "gdrive://FOLDER_ID", with no secrets.
 func (d *Drive) String() string { return Scheme + "://" + d.root }
 
 // CreateFolder creates a folder called name inside the folder opts.FolderID

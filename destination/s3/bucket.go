@@ -116,7 +116,6 @@ type Bucket struct {
 	prefix     string // "" or ends with "/"
 	up         *s3util.Uploader
 	cleanupAge time.Duration
-	stall      time.Duration // <= 0: no stall detection
 }
 
 var (
@@ -226,7 +225,7 @@ func New(ctx context.Context, opts Options) (*Bucket, error) {
 		o.HTTPClient = &guardClient{next: o.HTTPClient, idle: idle}
 	})
 	up.Client = client
-	b := &Bucket{client: client, bucket: opts.Bucket, prefix: prefix, up: up, cleanupAge: opts.CleanupAge, stall: idle}
+	b := &Bucket{client: client, bucket: opts.Bucket, prefix: prefix, up: up, cleanupAge: opts.CleanupAge}
 	if b.cleanupAge == 0 {
 		b.cleanupAge = DefaultCleanupAge
 	}
@@ -246,11 +245,12 @@ func joinValues[T ~string](vs []T) string {
 	return strings.Join(s, ", ")
 }
 
-// String returns "s3://bucket/prefix", with no secrets.
-// GuardsStalls reports whether the bucket fails stalled requests itself
-// (Options.StallTimeout not negative): see destination.StallGuard.
-func (b *Bucket) GuardsStalls() bool { return b.stall > 0 }
+// GuardsStalls reports true: the bucket fails stalled requests itself after
+// Options.StallTimeout, or the check was turned off for it, which the
+// engine respects (see destination.StallGuard).
+func (b *Bucket) GuardsStalls() bool { return true }
 
+// String returns "s3://bucket/prefix", with no secrets.
 func (b *Bucket) String() string { return "s3://" + b.bucket + "/" + b.prefix }
 
 // Client returns the SDK client the Bucket uses, for what this package does
