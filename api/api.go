@@ -204,14 +204,15 @@ func (a *API) wrap(e Endpoint) http.Handler {
 // (config.RateLimits.FailedAuth) gets 429 with a Retry-After, and neither
 // its token is checked nor the refusal audited.
 func (a *API) authenticate(w http.ResponseWriter, r *http.Request, need string) (Caller, bool) {
-	if wait, throttled := a.o.Auth.Throttled(r); throttled {
+	finish, wait, allowed := a.o.Auth.Attempt(r)
+	if !allowed {
 		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
 		writeError(w, http.StatusTooManyRequests, "too many failed authentications from this address: retry in %s", wait.Round(time.Second))
 		return Caller{}, false
 	}
 	c, ok, bad := a.o.Auth.Identify(r)
+	finish(ok)
 	if !ok {
-		a.o.Auth.Failed(r)
 		reason := "no token"
 		if bad {
 			reason = "bad token"

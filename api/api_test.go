@@ -74,26 +74,36 @@ func TestFailedAuthenticationsAreThrottled(t *testing.T) {
 	assert.Equal(t, 200, resp.StatusCode)
 }
 
-// TestLimiterPeekTakesNothing: peek reports an empty bucket and its wait
-// without taking a token.
-func TestLimiterPeekTakesNothing(t *testing.T) {
+// TestLimiterRefund: refund gives back what allow took, never more than
+// the burst.
+func TestLimiterRefund(t *testing.T) {
 	now := time.Unix(1000, 0)
-	l := newLimiter(config.RateLimit{Burst: 1, Every: config.Duration(10 * time.Second)})
+	l := newLimiter(config.RateLimit{Burst: 1, Every: config.Duration(time.Hour)})
 	l.now = func() time.Time { return now }
 	for range 3 {
-		ok, _ := l.peek("a")
-		assert.True(t, ok, "an unknown or full bucket")
+		ok, _ := l.allow("a")
+		require.True(t, ok)
+		l.refund("a")
 	}
+	l.refund("a")
 	ok, _ := l.allow("a")
-	require.True(t, ok)
-	ok, wait := l.peek("a")
-	assert.False(t, ok)
-	assert.Equal(t, 10*time.Second, wait)
-	now = now.Add(10 * time.Second)
-	ok, _ = l.peek("a")
 	assert.True(t, ok)
-	ok, _ = l.allow("a")
-	assert.True(t, ok, "peek took nothing")
+	ok, wait := l.allow("a")
+	assert.False(t, ok, "refunds never exceed the burst")
+	assert.Equal(t, time.Hour, wait)
+}
+
+// TestClientAddress: IPv4 addresses as they are, IPv6 by /64.
+func TestClientAddress(t *testing.T) {
+	for addr, want := range map[string]string{
+		"192.0.2.7:5555":                 "192.0.2.7",
+		"[2001:db8:1:2:aaaa::1]:443":     "2001:db8:1:2::/64",
+		"[2001:db8:1:2:bbbb:cccc::9]:80": "2001:db8:1:2::/64",
+		"[::1]:80":                       "::/64",
+		"odd":                            "odd",
+	} {
+		assert.Equal(t, want, clientAddress(&http.Request{RemoteAddr: addr}), addr)
+	}
 }
 
 // TestLimiterRefills: a bucket refills at one token per "every".

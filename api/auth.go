@@ -165,34 +165,41 @@ func (a *Auth) corsOrigin(origin string) string {
 	return ""
 }
 
-// Throttled reports whether r's client address has used up its failed
-// authentications (config.RateLimits.FailedAuth), and how long until it may
-// try again. A throttled client's requests must be refused (429) without
-// checking their token, so that guessing cannot go on at full speed.
-func (a *Auth) Throttled(r *http.Request) (retryAfter time.Duration, throttled bool) {
+// Attempt starts an authentication by r's client address under the
+// failed-authentication limit (config.RateLimits.FailedAuth). When the
+// address has used up its failures, allowed is false and retryAfter says
+// when it may try again: refuse the request (429) without checking its
+// token, so that guessing cannot go on at full speed. Otherwise check the
+// token and call finish with whether it was good: a good one costs nothing,
+// a bad one one failure. The failure is taken before the check, so that
+// concurrent guesses cannot all slip through after a refill.
+func (a *Auth) Attempt(r *http.Request) (finish func(ok bool), retryAfter time.Duration, allowed bool) {
 	a.mu.RLock()
 	l := a.failed
 	a.mu.RUnlock()
-	ok, wait := l.peek(clientAddress(r))
-	return wait, !ok
+	key := clientAddress(r)
+	ok, wait := l.allow(key)
+	if !ok {
+		return nil, wait, false
+	}
+	return func(good bool) {
+		if good {
+			l.refund(key)
+		}
+	}, 0, true
 }
 
-// Failed counts a failed authentication of r's client address (see
-// Throttled).
-func (a *Auth) Failed(r *http.Request) {
-	a.mu.RLock()
-	l := a.failed
-	a.mu.RUnlock()
-	l.allow(clientAddress(r))
-}
-
-// clientAddress is the IP of r's connection (RemoteAddr without its port).
+// clientAddress is the IP of r's connection (RemoteAddr without its port),
+// for IPv6 its /64 network, which one client usually holds whole.
 // Forwarding headers are not trusted: behind a reverse proxy every client
 // shares the proxy's address.
 func clientAddress(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
-		return r.RemoteAddr
+		host = r.RemoteAddr
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.To4() == nil {
+		return ip.Mask(net.CIDRMask(64, 128)).String() + "/64"
 	}
 	return host
 }

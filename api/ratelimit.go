@@ -16,6 +16,7 @@ type limiter struct {
 	every   time.Duration
 	now     func() time.Time
 	buckets map[string]*bucket
+	swept   time.Time // the last sweep of full buckets
 }
 
 type bucket struct {
@@ -39,7 +40,10 @@ func (l *limiter) allow(key string) (ok bool, retryAfter time.Duration) {
 	now := l.now()
 	b, found := l.buckets[key]
 	if !found {
-		if len(l.buckets) > 10000 { // bound memory: forget full buckets
+		// Bound memory: past 10,000 keys, forget the full buckets, at most
+		// once per refill period (a sweep costs a pass over the map).
+		if len(l.buckets) > 10000 && now.Sub(l.swept) >= l.every {
+			l.swept = now
 			for k, v := range l.buckets {
 				if l.level(v, now) >= l.burst {
 					delete(l.buckets, k)
@@ -58,23 +62,17 @@ func (l *limiter) allow(key string) (ok bool, retryAfter time.Duration) {
 	return false, wait
 }
 
-// peek reports whether key's bucket has a token left, without taking it;
-// when not, also how long until it has.
-func (l *limiter) peek(key string) (ok bool, retryAfter time.Duration) {
+// refund gives back a token allow took from key's bucket.
+func (l *limiter) refund(key string) {
 	if l == nil || l.burst <= 0 || l.every <= 0 {
-		return true, 0
+		return
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	b, found := l.buckets[key]
-	if !found {
-		return true, 0
+	if b, ok := l.buckets[key]; ok {
+		now := l.now()
+		b.tokens, b.at = math.Min(l.burst, l.level(b, now)+1), now
 	}
-	level := l.level(b, l.now())
-	if level >= 1 {
-		return true, 0
-	}
-	return false, time.Duration(math.Ceil((1 - level) * float64(l.every)))
 }
 
 // level is b's tokens at now.

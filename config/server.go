@@ -94,10 +94,11 @@ type RateLimits struct {
 	// Restore limits restore requests per caller (token name).
 	Restore RateLimit `yaml:"restore"`
 	// FailedAuth limits failed authentications (a missing or unknown token,
-	// a failed web login) per client address (the connection's IP: behind a
-	// reverse proxy, the proxy's). Once a client has none left, its requests
-	// are answered 429 without their token being checked or audited, until
-	// the bucket refills.
+	// a failed web login, a web page requested with a bad token) per client
+	// address (the connection's IP, for IPv6 its /64; behind a reverse
+	// proxy, the proxy's). Once a client has none left, its requests are
+	// answered 429 without their token being checked or audited, until the
+	// bucket refills.
 	FailedAuth RateLimit `yaml:"failed_auth"`
 }
 

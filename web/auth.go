@@ -64,10 +64,16 @@ func csrfToken(r *http.Request) string {
 
 // withSession resolves the caller's role and makes sure the browser has a
 // CSRF cookie; the values go into the request's context.
+//
+// A request that carries a token (the login cookie or an Authorization
+// header) is checked under Deps.LoginAttempt, like the login form: past the
+// limit it gets no role, and a token that is not good counts as a failure
+// (its stale cookie is cleared, so that a browser fails once, not on every
+// page).
 func (s *server) withSession(w http.ResponseWriter, r *http.Request) *http.Request {
 	role := roles.Admin
 	if s.d.Role != nil {
-		role = s.d.Role(r)
+		role = s.checkedRole(w, r)
 	}
 	if roles.Rank(role) == 0 {
 		role = ""
@@ -85,6 +91,27 @@ func (s *server) withSession(w http.ResponseWriter, r *http.Request) *http.Reque
 	ctx := context.WithValue(r.Context(), keyRole, role)
 	ctx = context.WithValue(ctx, keyCSRF, s.sign(seed))
 	return r.WithContext(ctx)
+}
+
+// checkedRole is Deps.Role of r, under Deps.LoginAttempt when r carries a
+// token.
+func (s *server) checkedRole(w http.ResponseWriter, r *http.Request) string {
+	cookie := TokenFromCookie(r)
+	if s.d.LoginAttempt == nil || (cookie == "" && r.Header.Get("Authorization") == "") {
+		return s.d.Role(r)
+	}
+	finish, _, allowed := s.d.LoginAttempt(r)
+	if !allowed {
+		return ""
+	}
+	role := s.d.Role(r)
+	good := roles.Rank(role) > 0
+	finish(good)
+	if !good && cookie != "" {
+		http.SetCookie(w, &http.Cookie{Name: TokenCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
+			Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode})
+	}
+	return role
 }
 
 // sign is the CSRF token of a browser's CSRF cookie value.
@@ -141,13 +168,16 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 			s.fail(w, r, http.StatusForbidden, "the form expired or came from another site: reload the page and try again")
 			return
 		}
-		if s.d.LoginThrottled != nil {
-			if wait, throttled := s.d.LoginThrottled(r); throttled {
+		finish := func(bool) {}
+		if s.d.LoginAttempt != nil {
+			f, wait, allowed := s.d.LoginAttempt(r)
+			if !allowed {
 				w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
 				data["Error"] = fmt.Sprintf("Too many failed attempts from your address: try again in %s.", wait.Round(time.Second))
 				s.renderPage(w, r, http.StatusTooManyRequests, "login", &page{Title: "Log in", Nav: "login", Data: data})
 				return
 			}
+			finish = f
 		}
 		token := strings.TrimSpace(r.PostFormValue("token"))
 		// Ask Role about the token as the cookie would carry it.
@@ -160,14 +190,12 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 		if s.d.Role != nil {
 			role = s.d.Role(probe)
 		}
+		finish(token != "" && roles.Rank(role) > 0)
 		if token != "" && roles.Rank(role) > 0 {
 			http.SetCookie(w, &http.Cookie{Name: TokenCookie, Value: token, Path: "/", HttpOnly: true,
 				Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode})
 			http.Redirect(w, r, next, http.StatusSeeOther)
 			return
-		}
-		if s.d.LoginFailed != nil {
-			s.d.LoginFailed(r)
 		}
 		data["Error"] = "That token is not valid."
 		s.renderPage(w, r, http.StatusUnauthorized, "login", &page{Title: "Log in", Nav: "login", Data: data})

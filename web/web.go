@@ -58,13 +58,15 @@ type Deps struct {
 	Logger *slog.Logger
 	// Now is the clock, for tests. Nil: time.Now.
 	Now func() time.Time
-	// LoginThrottled reports whether the request's client has used up its
-	// failed authentications, and how long until it may try again; the login
-	// form then answers 429 without checking the token. LoginFailed counts a
-	// failed login. Nil: logins are not throttled. backupd wires them to
-	// api.Auth.Throttled and api.Auth.Failed (server.rate_limits.failed_auth).
-	LoginThrottled func(r *http.Request) (retryAfter time.Duration, throttled bool)
-	LoginFailed    func(r *http.Request)
+	// LoginAttempt starts an authentication of the request's client under
+	// a limit of failed authentications (backupd: api.Auth.Attempt,
+	// server.rate_limits.failed_auth). When allowed is false the page
+	// answers as for a bad token (the login form: 429 and how long to
+	// wait) without checking the token; otherwise it checks the token and
+	// calls finish with whether it was good. It applies to the login form
+	// and to every page whose request carries a token (the login cookie or
+	// an Authorization header). Nil: no limit.
+	LoginAttempt func(r *http.Request) (finish func(ok bool), retryAfter time.Duration, allowed bool)
 	// DownloadURL returns the link of a backup's download. Nil:
 	// "/api/v1/backups/{id}/download" (served by the HTTP API).
 	DownloadURL func(backupID string) string

@@ -35,8 +35,8 @@ type fakes struct {
 	saved     []string // job/expr/tz/who
 	jobs      []web.JobInfo
 	runNowErr error
-	// failedLogins counts LoginFailed calls; past maxFailedLogins (when
-	// set) LoginThrottled says the client must wait a minute.
+	// failedLogins counts failed LoginAttempts; past maxFailedLogins (when
+	// set) LoginAttempt says the client must wait a minute.
 	failedLogins, maxFailedLogins int
 }
 
@@ -126,15 +126,19 @@ func newEnv(t *testing.T, roles map[string]string) *env {
 			return nil
 		},
 		Who: func(r *http.Request) string { return "tester" },
-		LoginThrottled: func(*http.Request) (time.Duration, bool) {
+		LoginAttempt: func(*http.Request) (func(bool), time.Duration, bool) {
 			e.f.mu.Lock()
 			defer e.f.mu.Unlock()
-			return time.Minute, e.f.maxFailedLogins > 0 && e.f.failedLogins >= e.f.maxFailedLogins
-		},
-		LoginFailed: func(*http.Request) {
-			e.f.mu.Lock()
-			defer e.f.mu.Unlock()
-			e.f.failedLogins++
+			if e.f.maxFailedLogins > 0 && e.f.failedLogins >= e.f.maxFailedLogins {
+				return nil, time.Minute, false
+			}
+			return func(ok bool) {
+				if !ok {
+					e.f.mu.Lock()
+					defer e.f.mu.Unlock()
+					e.f.failedLogins++
+				}
+			}, 0, true
 		},
 	}
 	if roles != nil {
@@ -707,6 +711,37 @@ func TestLoginIsThrottledAfterFailures(t *testing.T) {
 	e.f.mu.Unlock()
 	code, _, _ = b.postCSRF("/login", url.Values{"token": {"secret-admin-token"}})
 	assert.Equal(t, http.StatusSeeOther, code, "logged in once the wait is over")
+}
+
+// Pages check a presented token under the same limit: a bad one counts
+// as a failure and its cookie is cleared; past the limit even a good token
+// gets no page.
+func TestPagesWithATokenAreThrottledToo(t *testing.T) {
+	e := newEnv(t, map[string]string{"secret-admin-token": "admin"})
+	e.f.maxFailedLogins = 2
+	b := e.browser().withToken("a-guess")
+	code, _, h := b.get("/runs")
+	assert.Equal(t, http.StatusSeeOther, code, "a bad cookie: to the login page")
+	assert.Contains(t, strings.Join(h.Values("Set-Cookie"), ";"), web.TokenCookie+"=;", "the stale cookie is cleared")
+	req, _ := http.NewRequest(http.MethodGet, e.srv.URL+"/runs", nil)
+	req.Header.Set("Authorization", "Bearer another-guess")
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	res.Body.Close()
+	e.f.mu.Lock()
+	assert.Equal(t, 2, e.f.failedLogins, "both guesses counted")
+	e.f.mu.Unlock()
+	good := e.browser().withToken("secret-admin-token")
+	code, _, _ = good.get("/runs")
+	assert.Equal(t, http.StatusSeeOther, code, "past the limit, even a good token gets no page")
+	e.f.mu.Lock()
+	e.f.maxFailedLogins = 0
+	e.f.mu.Unlock()
+	code, _, _ = good.get("/runs")
+	assert.Equal(t, http.StatusOK, code)
+	e.f.mu.Lock()
+	assert.Equal(t, 2, e.f.failedLogins, "a good token costs nothing")
+	e.f.mu.Unlock()
 }
 
 func TestHostileNamesAreEscaped(t *testing.T) {

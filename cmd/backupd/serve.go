@@ -324,16 +324,15 @@ func webDeps(rt *config.Runtime, control *api.Control, auth *api.Auth, a *api.AP
 			}
 			return out
 		},
-		RunNow:         a.RunNow,
-		Protect:        a.Protect,
-		Restore:        a.Restore,
-		NextRuns:       api.NextRuns,
-		SaveSchedule:   a.SaveSchedule,
-		Role:           auth.Role,
-		Who:            auth.Who,
-		LoginThrottled: auth.Throttled,
-		LoginFailed:    auth.Failed,
-		Logger:         log,
+		RunNow:       a.RunNow,
+		Protect:      a.Protect,
+		Restore:      a.Restore,
+		NextRuns:     api.NextRuns,
+		SaveSchedule: a.SaveSchedule,
+		Role:         auth.Role,
+		Who:          auth.Who,
+		LoginAttempt: auth.Attempt,
+		Logger:       log,
 	}
 }
 
