@@ -200,7 +200,9 @@ func (rt *Runtime) Job(name string) (*ScheduledJob, error) {
 	return nil, fmt.Errorf("%w %q", ErrUnknownJob, name)
 }
 
-// Recover cleans up after processes that died: it removes the leftovers of
+// Recover cleans up after processes that died (see docs/restore.md for the
+// two assumptions it relies on: owners "host:pid" unique among the
+// processes sharing the store, and a job's keys written by one catalog): it removes the leftovers of
 // interrupted writes on every destination that can tell them apart
 // (destination.Cleaner), and marks as interrupted the runs of this host whose
 // process is gone and the runs whose lease expired, telling the notifiers
