@@ -14,6 +14,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/backupkit/backupkit/internal/dbtarget"
 	"github.com/backupkit/backupkit/internal/setsum"
 	"github.com/backupkit/backupkit/source"
 )
@@ -197,7 +198,7 @@ func (s *Source) forTarget(target string) (*Source, error) {
 		return nil, err
 	}
 	if len(s.databases) == 1 {
-		real, err := ts.dest(s.databases[0])
+		real, err := dest(ts, s.databases[0])
 		if err != nil {
 			return nil, err
 		}
@@ -206,7 +207,7 @@ func (s *Source) forTarget(target string) (*Source, error) {
 		t.location = s.location[:strings.LastIndexByte(s.location, '/')+1] + real
 		return &t, nil
 	}
-	if ts.name != "" {
+	if ts.Name != "" {
 		own := slices.Clone(s.databases)
 		slices.Sort(own)
 		return nil, oneNameError(ts, "the source", slices.Compact(own))
@@ -312,7 +313,7 @@ func (s *Source) DropTarget(ctx context.Context, target string) error {
 	drop := []string{target}
 	if pattern {
 		t := *s
-		t.target = &targetSpec{raw: target, pattern: target}
+		t.target = &dbtarget.Spec{Raw: target, Pattern: target}
 		pairs, err := t.dbPairs(ctx, c)
 		if err != nil {
 			return fmt.Errorf("mongodb: drop target %s: %w", target, s.scrub(err))

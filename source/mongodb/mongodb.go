@@ -63,6 +63,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/backupkit/backupkit/internal/dbtarget"
 	"github.com/backupkit/backupkit/internal/redact"
 	"github.com/backupkit/backupkit/source"
 )
@@ -108,7 +109,7 @@ type Source struct {
 	patternDB string // when set, the database name patterns are matched with
 	// target, for a Source of several (or all) databases, reads that
 	// restore target instead of its own databases (see forTarget).
-	target *targetSpec
+	target *dbtarget.Spec
 }
 
 // Option configures a Source.

@@ -10,6 +10,8 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
+
+	"github.com/backupkit/backupkit/internal/dbtarget"
 )
 
 // maxNameBytes is the longest database name MongoDB accepts.
@@ -29,88 +31,41 @@ func checkName(n string) error {
 	return nil
 }
 
-// targetSpec is a parsed RestoreOptions.Target; see the package
-// documentation.
-type targetSpec struct {
-	raw     string
-	name    string            // one database name
-	renames map[string]string // "a=a2,b=b2"
-	pattern string            // with exactly one '*'
-}
-
 // parseTarget parses a RestoreOptions.Target: "" (each database under its
 // own name), a database name, a rename map "a=a2,b=b2" or a pattern with
 // one '*' ("*_copy").
-func parseTarget(s string) (targetSpec, error) {
-	ts := targetSpec{raw: s}
-	switch {
-	case s == "":
-	case strings.Contains(s, "="):
-		ts.renames = map[string]string{}
-		seen := map[string]string{}
-		for p := range strings.SplitSeq(s, ",") {
-			from, to, _ := strings.Cut(p, "=")
-			if err := checkName(from); err != nil {
-				return ts, fmt.Errorf("target %q: %w", s, err)
-			}
-			if err := checkName(to); err != nil {
-				return ts, fmt.Errorf("target %q: %w", s, err)
-			}
-			if _, dup := ts.renames[from]; dup {
-				return ts, fmt.Errorf("target %q: %q is mapped twice", s, from)
-			}
-			if other, dup := seen[to]; dup {
-				return ts, fmt.Errorf("target %q is ambiguous: %q and %q both map to %q", s, other, from, to)
-			}
-			ts.renames[from], seen[to] = to, from
-		}
-	case strings.Contains(s, "*"):
-		if strings.Count(s, "*") != 1 {
-			return ts, fmt.Errorf("target %q: a pattern has exactly one '*'", s)
-		}
-		if err := checkName(strings.Replace(s, "*", "x", 1)); err != nil {
-			return ts, fmt.Errorf("target pattern %q: %w", s, err)
-		}
-		ts.pattern = s
-	default:
-		if err := checkName(s); err != nil {
-			return ts, fmt.Errorf("target: %w", err)
-		}
-		ts.name = s
-	}
-	return ts, nil
-}
+func parseTarget(s string) (dbtarget.Spec, error) { return dbtarget.Parse(s, checkName, checkName) }
 
 // dest maps the database db (the archive's or the Source's name) to the
 // database the target puts it in.
-func (ts targetSpec) dest(db string) (string, error) {
+func dest(ts dbtarget.Spec, db string) (string, error) {
 	to := db
 	switch {
-	case ts.name != "":
-		to = ts.name
-	case ts.renames != nil:
+	case ts.Name != "":
+		to = ts.Name
+	case ts.Renames != nil:
 		var ok bool
-		if to, ok = ts.renames[db]; !ok {
-			return "", fmt.Errorf("target %q has no entry for database %q", ts.raw, db)
+		if to, ok = ts.Renames[db]; !ok {
+			return "", fmt.Errorf("target %q has no entry for database %q", ts.Raw, db)
 		}
-	case ts.pattern != "":
-		to = strings.Replace(ts.pattern, "*", db, 1)
+	case ts.Pattern != "":
+		to = strings.Replace(ts.Pattern, "*", db, 1)
 	}
 	if err := checkName(to); err != nil {
-		return "", fmt.Errorf("target %q for database %q: %w", ts.raw, db, err)
+		return "", fmt.Errorf("target %q for database %q: %w", ts.Raw, db, err)
 	}
 	return to, nil
 }
 
 // oneNameError is the error for a target that names one database when
 // there are n (the names; none for a Source of every database).
-func oneNameError(ts targetSpec, what string, dbs []string) error {
+func oneNameError(ts dbtarget.Spec, what string, dbs []string) error {
 	have := fmt.Sprintf("%d databases (%s)", len(dbs), strings.Join(dbs, ", "))
 	if len(dbs) == 0 {
 		have = "every database"
 	}
 	return fmt.Errorf("target %q names one database, which renames exactly one database, but %s holds %s; give a map (a=a2,b=b2) or a pattern (*_copy)",
-		ts.raw, what, have)
+		ts.Raw, what, have)
 }
 
 // dbPair is one database plan reads: real is its name on the server, label
@@ -142,24 +97,24 @@ func (s *Source) dbPairs(ctx context.Context, c *mongo.Client) ([]dbPair, error)
 			}
 		}
 	case len(own) > 0:
-		if ts.name != "" && len(own) != 1 {
+		if ts.Name != "" && len(own) != 1 {
 			return nil, oneNameError(*ts, "the source", own)
 		}
 		for _, db := range own {
-			to, err := ts.dest(db)
+			to, err := dest(*ts, db)
 			if err != nil {
 				return nil, err
 			}
 			out = append(out, dbPair{to, db})
 		}
-	case ts.renames != nil:
-		for from, to := range ts.renames {
+	case ts.Renames != nil:
+		for from, to := range ts.Renames {
 			out = append(out, dbPair{to, from})
 		}
-	case ts.pattern != "":
+	case ts.Pattern != "":
 		// The Source's databases are whatever exists: find the target's by
 		// the pattern.
-		pre, suf, _ := strings.Cut(ts.pattern, "*")
+		pre, suf, _ := strings.Cut(ts.Pattern, "*")
 		names, err := c.ListDatabaseNames(ctx, bson.D{})
 		if err != nil {
 			return nil, fmt.Errorf("listDatabases: %w", err)
@@ -178,26 +133,26 @@ func (s *Source) dbPairs(ctx context.Context, c *mongo.Client) ([]dbPair, error)
 
 // targetNames maps the archive's databases to the restore's, refusing a
 // target that does not give each a valid database of its own.
-func targetNames(dbs []string, ts targetSpec) (map[string]string, error) {
+func targetNames(dbs []string, ts dbtarget.Spec) (map[string]string, error) {
 	m := map[string]string{}
-	if ts.raw == "" {
+	if ts.Raw == "" {
 		for _, db := range dbs {
 			m[db] = db
 		}
 		return m, nil
 	}
-	if ts.name != "" && len(dbs) > 1 {
+	if ts.Name != "" && len(dbs) > 1 {
 		return nil, fmt.Errorf("the archive holds %d databases (%s); a Target that names one database renames exactly one; give a map (a=a2,b=b2) or a pattern (*_copy)",
 			len(dbs), strings.Join(dbs, ", "))
 	}
 	seen := map[string]string{}
 	for _, db := range dbs {
-		to, err := ts.dest(db)
+		to, err := dest(ts, db)
 		if err != nil {
 			return nil, err
 		}
 		if other, dup := seen[to]; dup {
-			return nil, fmt.Errorf("target %q puts databases %q and %q both into %q", ts.raw, other, db, to)
+			return nil, fmt.Errorf("target %q puts databases %q and %q both into %q", ts.Raw, other, db, to)
 		}
 		m[db], seen[to] = to, db
 	}

@@ -19,6 +19,7 @@ import (
 
 	gomysql "github.com/go-sql-driver/mysql"
 
+	"github.com/backupkit/backupkit/internal/dbtarget"
 	"github.com/backupkit/backupkit/source"
 )
 
@@ -495,7 +496,7 @@ type restoreTarget struct {
 // restoreRun is the state of one Restore.
 type restoreRun struct {
 	d      *Database
-	ts     targetSpec
+	ts     dbtarget.Spec
 	drop   bool
 	dry    bool
 	native bool
@@ -628,19 +629,19 @@ func (rs *restoreRun) connect(ctx context.Context) error {
 func (rs *restoreRun) dest(label string) (string, error) {
 	if label == "" {
 		switch {
-		case rs.ts.name != "":
-			return rs.ts.name, nil
-		case rs.ts.raw == "" && !rs.d.multi():
+		case rs.ts.Name != "":
+			return rs.ts.Name, nil
+		case rs.ts.Raw == "" && !rs.d.multi():
 			return rs.d.opts.Database, nil
 		case rs.label != "":
 			label = rs.label
-		case rs.ts.raw == "":
+		case rs.ts.Raw == "":
 			return "", errors.New("the dump names no database and the source has several: give RestoreOptions.Target")
 		default:
-			return "", fmt.Errorf("target %q maps databases, but the dump names none: give a database name", rs.ts.raw)
+			return "", fmt.Errorf("target %q maps databases, but the dump names none: give a database name", rs.ts.Raw)
 		}
 	}
-	return rs.ts.dest(label)
+	return dest(rs.ts, label)
 }
 
 // database starts the dump's database label: it maps it to its target,
@@ -656,7 +657,7 @@ func (rs *restoreRun) database(ctx context.Context, label, cs, coll string) erro
 			return fmt.Errorf("the dump creates database %q twice", label)
 		}
 		if t.dest == dest {
-			return fmt.Errorf("target %q is ambiguous: databases %q and %q of the dump would both go to %q; give a map (a=a2,b=b2) or a pattern (*_copy)", rs.ts.raw, t.label, label, dest)
+			return fmt.Errorf("target %q is ambiguous: databases %q and %q of the dump would both go to %q; give a map (a=a2,b=b2) or a pattern (*_copy)", rs.ts.Raw, t.label, label, dest)
 		}
 	}
 	t := &restoreTarget{label: label, dest: dest, names: map[string]bool{}}

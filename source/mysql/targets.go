@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/backupkit/backupkit/internal/dbtarget"
 	"github.com/backupkit/backupkit/source"
 )
 
@@ -25,57 +26,10 @@ var systemDatabases = []string{"mysql", "information_schema", "performance_schem
 // Info.Items give it (the source's name), real the database read.
 type dbPair struct{ label, real string }
 
-// targetSpec is a parsed RestoreOptions.Target; see the package
-// documentation.
-type targetSpec struct {
-	raw     string
-	name    string            // one database name
-	renames map[string]string // "a=a2,b=b2"
-	pattern string            // with exactly one '*'
-}
-
 // parseTarget parses a RestoreOptions.Target: "" (each database under its
 // own name), a database name, a rename map "a=a2,b=b2" or a pattern with
 // one '*' ("*_copy").
-func parseTarget(s string) (targetSpec, error) {
-	ts := targetSpec{raw: s}
-	switch {
-	case s == "":
-	case strings.Contains(s, "="):
-		ts.renames = map[string]string{}
-		seen := map[string]string{}
-		for p := range strings.SplitSeq(s, ",") {
-			from, to, _ := strings.Cut(p, "=")
-			if err := checkIdent(from); err != nil {
-				return ts, fmt.Errorf("target %q: database %q: %w", s, from, err)
-			}
-			if err := checkTarget(to); err != nil {
-				return ts, fmt.Errorf("target %q: database %q: %w", s, to, err)
-			}
-			if _, dup := ts.renames[from]; dup {
-				return ts, fmt.Errorf("target %q: %q is mapped twice", s, from)
-			}
-			if other, dup := seen[to]; dup {
-				return ts, fmt.Errorf("target %q is ambiguous: %q and %q both map to %q", s, other, from, to)
-			}
-			ts.renames[from], seen[to] = to, from
-		}
-	case strings.Contains(s, "*"):
-		if strings.Count(s, "*") != 1 {
-			return ts, fmt.Errorf("target %q: a pattern has exactly one '*'", s)
-		}
-		if err := checkTarget(strings.Replace(s, "*", "x", 1)); err != nil {
-			return ts, fmt.Errorf("target pattern %q: %w", s, err)
-		}
-		ts.pattern = s
-	default:
-		if err := checkTarget(s); err != nil {
-			return ts, fmt.Errorf("target database %q: %w", s, err)
-		}
-		ts.name = s
-	}
-	return ts, nil
-}
+func parseTarget(s string) (dbtarget.Spec, error) { return dbtarget.Parse(s, checkIdent, checkTarget) }
 
 // checkTarget accepts database names a restore may write to.
 func checkTarget(s string) error {
@@ -90,20 +44,20 @@ func checkTarget(s string) error {
 
 // dest maps the database a dump calls label to the database to restore it
 // into; own is the default for a dump of one database that names none.
-func (ts targetSpec) dest(label string) (string, error) {
+func dest(ts dbtarget.Spec, label string) (string, error) {
 	switch {
-	case ts.name != "":
-		return ts.name, nil
-	case ts.renames != nil:
-		to, ok := ts.renames[label]
+	case ts.Name != "":
+		return ts.Name, nil
+	case ts.Renames != nil:
+		to, ok := ts.Renames[label]
 		if !ok {
-			return "", fmt.Errorf("target %q has no entry for database %q of the dump", ts.raw, label)
+			return "", fmt.Errorf("target %q has no entry for database %q of the dump", ts.Raw, label)
 		}
 		return to, nil
-	case ts.pattern != "":
-		to := strings.Replace(ts.pattern, "*", label, 1)
+	case ts.Pattern != "":
+		to := strings.Replace(ts.Pattern, "*", label, 1)
 		if err := checkTarget(to); err != nil {
-			return "", fmt.Errorf("target %q gives database %q for %q: %w", ts.raw, to, label, err)
+			return "", fmt.Errorf("target %q gives database %q for %q: %w", ts.Raw, to, label, err)
 		}
 		return to, nil
 	}
@@ -152,14 +106,14 @@ func (d *Database) resolve(ctx context.Context, q queryer) ([]dbPair, error) {
 	}
 	var out []dbPair
 	switch {
-	case ts.renames != nil:
-		for from, to := range ts.renames {
+	case ts.Renames != nil:
+		for from, to := range ts.Renames {
 			out = append(out, dbPair{from, to})
 		}
-	case ts.pattern != "" && d.multi() && d.opts.Databases[0] == "*":
+	case ts.Pattern != "" && d.multi() && d.opts.Databases[0] == "*":
 		// The source's databases are whatever exists: find the target's
 		// by the pattern.
-		pre, suf, _ := strings.Cut(ts.pattern, "*")
+		pre, suf, _ := strings.Cut(ts.Pattern, "*")
 		all, err := listNames(ctx, q, "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA ORDER BY SCHEMA_NAME")
 		if err != nil {
 			return nil, d.wrap(ctx, "list databases", err)
@@ -174,11 +128,11 @@ func (d *Database) resolve(ctx context.Context, q queryer) ([]dbPair, error) {
 		if err != nil {
 			return nil, err
 		}
-		if ts.name != "" && len(names) != 1 {
-			return nil, fmt.Errorf("mysql: target %q names one database, but the source has %d; give a map (a=a2,b=b2) or a pattern (*_copy)", ts.raw, len(names))
+		if ts.Name != "" && len(names) != 1 {
+			return nil, fmt.Errorf("mysql: target %q names one database, but the source has %d; give a map (a=a2,b=b2) or a pattern (*_copy)", ts.Raw, len(names))
 		}
 		for _, n := range names {
-			real, err := ts.dest(n)
+			real, err := dest(ts, n)
 			if err != nil {
 				return nil, fmt.Errorf("mysql: %w", err)
 			}
