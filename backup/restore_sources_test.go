@@ -116,6 +116,39 @@ var dbCases = []dbCase{
 			require.NoError(t, err)
 		}
 	}},
+	// Two databases in one source: the restore to its own names, the
+	// safety backup and verify at level restore (a scratch pattern) go
+	// through the multi-database targets.
+	{"mongodb two databases", func(t *testing.T) (source.Source, func(v int)) {
+		uri := testenv.MongoDB(t)
+		names := []string{testenv.UniqueName(t) + "_a", testenv.UniqueName(t) + "_b"}
+		c, err := mongo.Connect(options.Client().ApplyURI(uri))
+		require.NoError(t, err)
+		t.Cleanup(func() {
+			for _, n := range names {
+				_ = c.Database(n).Drop(context.Background())
+			}
+			_ = c.Disconnect(context.Background())
+		})
+		sep := "?"
+		if strings.Contains(uri, "?") {
+			sep = "&"
+		}
+		src, err := source.Open(t.Context(), uri+sep+"databases="+strings.Join(names, ","))
+		require.NoError(t, err)
+		return src, func(v int) {
+			for k, n := range names {
+				coll := c.Database(n).Collection("items")
+				require.NoError(t, coll.Drop(context.Background()))
+				var docs []any
+				for i := range 20 + v + k {
+					docs = append(docs, bson.D{{Key: "_id", Value: i}, {Key: "v", Value: fmt.Sprintf("%s-v%d-%d", n, v, i)}})
+				}
+				_, err := coll.InsertMany(context.Background(), docs)
+				require.NoError(t, err)
+			}
+		}
+	}},
 }
 
 // needRestoreInterfaces fails the test when src lacks what these
