@@ -18,6 +18,7 @@ import (
 
 	"github.com/backupkit/backupkit/backup"
 	"github.com/backupkit/backupkit/config"
+	"github.com/backupkit/backupkit/internal/testenv"
 	"github.com/backupkit/backupkit/store"
 )
 
@@ -530,11 +531,7 @@ func TestDownloadEncrypted(t *testing.T) {
 // and both are audited.
 func TestPauseAndResumeRun(t *testing.T) {
 	f := newFixture(t, true, "")
-	big := make([]byte, 32<<20)
-	for i := range big {
-		big[i] = byte(i*7919 ^ i>>9)
-	}
-	require.NoError(t, os.WriteFile(filepath.Join(f.dir, "data", "big.bin"), big, 0o644))
+	testenv.WriteNoise(t, filepath.Join(f.dir, "data", "big.bin"), 32<<20)
 	op := f.tokens[config.RoleOperator]
 	resp, body := f.do("POST", "/api/v1/jobs/manual/run", op, "")
 	require.Equal(t, 202, resp.StatusCode, body)

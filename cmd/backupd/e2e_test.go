@@ -167,11 +167,7 @@ func TestKilledBackupLeavesNothingListedAndNextStartCleansUp(t *testing.T) {
 	dir := quickstart(t, "")
 	// Enough data that the backup is still streaming when it is killed: a
 	// large incompressible file makes the run last a while.
-	big := make([]byte, 64<<20)
-	for i := range big {
-		big[i] = byte(i*7919 ^ i>>9)
-	}
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "data", "big.bin"), big, 0o644))
+	testenv.WriteNoise(t, filepath.Join(dir, "data", "big.bin"), 64<<20)
 	cfg := filepath.Join(dir, "backupd.yaml")
 	data, _ := os.ReadFile(cfg)
 	data = bytes.Replace(data, []byte("compression: zstd"), []byte("compression: none"), 1)

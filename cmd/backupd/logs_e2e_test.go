@@ -12,6 +12,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/backupkit/backupkit/internal/testenv"
 )
 
 // TestLogsFollowRunningBackup follows, with the binary, the log of a backup
@@ -20,11 +22,7 @@ func TestLogsFollowRunningBackup(t *testing.T) {
 	dir := quickstart(t, "")
 	// A large incompressible file, stored without compression: the backup
 	// runs long enough to be followed.
-	big := make([]byte, 96<<20)
-	for i := range big {
-		big[i] = byte(i*7919 ^ i>>9)
-	}
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "data", "big.bin"), big, 0o644))
+	testenv.WriteNoise(t, filepath.Join(dir, "data", "big.bin"), 96<<20)
 	cfg := filepath.Join(dir, "backupd.yaml")
 	data, err := os.ReadFile(cfg)
 	require.NoError(t, err)

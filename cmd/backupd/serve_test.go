@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/backupkit/backupkit/config"
+	"github.com/backupkit/backupkit/internal/testenv"
 	"github.com/backupkit/backupkit/store"
 )
 
@@ -107,16 +108,8 @@ func TestServe(t *testing.T) {
 	assert.Contains(t, string(html), "app", "the dashboard lists the job")
 
 	// Run now, follow the run's events to the end.
-	resp, err := http.Post(base+"/api/v1/jobs/app/run", "application/json", nil)
-	require.NoError(t, err)
-	var acc struct {
-		RunID string `json:"run_id"`
-	}
-	require.NoError(t, json.NewDecoder(resp.Body).Decode(&acc))
-	resp.Body.Close()
-	require.Equal(t, 202, resp.StatusCode)
-	require.NotEmpty(t, acc.RunID)
-	resp, err = http.Get(base + "/api/v1/runs/" + acc.RunID + "/events")
+	runID := postRunNow(t, base, "app")
+	resp, err := http.Get(base + "/api/v1/runs/" + runID + "/events")
 	require.NoError(t, err)
 	var end string
 	sc := bufio.NewScanner(resp.Body)
@@ -220,27 +213,16 @@ func TestTokenCommand(t *testing.T) {
 func TestReloadKeepsRunningBackup(t *testing.T) {
 	dir := t.TempDir()
 	cfgPath := serveConfig(t, dir, "")
-	big := make([]byte, 32<<20)
-	for i := range big {
-		big[i] = byte(i*7919 ^ i>>9)
-	}
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "data", "big.bin"), big, 0o644))
+	testenv.WriteNoise(t, filepath.Join(dir, "data", "big.bin"), 32<<20)
 	d := startInProcess(t, cfgPath, "text")
 	rt, base, reload, done, cancel := d.rt, d.base, d.reload, d.done, d.cancel
-	resp, err := http.Post(base+"/api/v1/jobs/app/run", "application/json", nil)
-	require.NoError(t, err)
-	var acc struct {
-		RunID string `json:"run_id"`
-	}
-	require.NoError(t, json.NewDecoder(resp.Body).Decode(&acc))
-	resp.Body.Close()
-	require.NotEmpty(t, acc.RunID)
+	runID := postRunNow(t, base, "app")
 	// Hold the run mid-stream so that the reload happens while it runs.
 	for {
-		if err := rt.Engine.Pause(acc.RunID, "test"); err == nil {
+		if err := rt.Engine.Pause(runID, "test"); err == nil {
 			break
 		}
-		run, err := rt.Store.GetRun(t.Context(), acc.RunID)
+		run, err := rt.Store.GetRun(t.Context(), runID)
 		require.NoError(t, err)
 		require.False(t, run.Status.Final(), "the run ended before the test could pause it")
 		time.Sleep(time.Millisecond)
@@ -256,15 +238,30 @@ func TestReloadKeepsRunningBackup(t *testing.T) {
 		}
 		return getJSON(t, base+"/api/v1/schedules/app", &s) == 200 && s.Cron == "@hourly"
 	}, 10*time.Second, 20*time.Millisecond)
-	run, err := rt.Store.GetRun(t.Context(), acc.RunID)
+	run, err := rt.Store.GetRun(t.Context(), runID)
 	require.NoError(t, err)
 	assert.Equal(t, store.RunRunning, run.Status, "the reload left the run alone")
-	require.NoError(t, rt.Engine.Resume(acc.RunID, "test"))
+	require.NoError(t, rt.Engine.Resume(runID, "test"))
 	require.Eventually(t, func() bool {
-		run, err = rt.Store.GetRun(t.Context(), acc.RunID)
+		run, err = rt.Store.GetRun(t.Context(), runID)
 		return err == nil && run.Status.Final()
 	}, time.Minute, 20*time.Millisecond)
 	assert.Equal(t, store.RunSucceeded, run.Status, run.Reason)
 	cancel()
 	require.NoError(t, <-done)
+}
+
+// postRunNow asks the API at base to run job now and returns the run's ID.
+func postRunNow(t *testing.T, base, job string) string {
+	t.Helper()
+	resp, err := http.Post(base+"/api/v1/jobs/"+job+"/run", "application/json", nil)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var acc struct {
+		RunID string `json:"run_id"`
+	}
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&acc))
+	require.Equal(t, 202, resp.StatusCode)
+	require.NotEmpty(t, acc.RunID)
+	return acc.RunID
 }
