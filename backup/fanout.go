@@ -159,12 +159,9 @@ func (f *fanout) send() error {
 		// The branch is behind: wait until it has taken no chunk for
 		// b.stall (counted from the last one it took, so that branches
 		// stalled at once are given up at once).
-		var stalled <-chan time.Time
-		var timer *time.Timer
+		var stalled <-chan time.Time // a timer nobody stops is collected (Go 1.23+)
 		if b.stall > 0 {
-			idle := time.Since(f.start) - time.Duration(b.lastRead.Load())
-			timer = time.NewTimer(max(b.stall-idle, 0))
-			stalled = timer.C
+			stalled = time.After(max(b.stall-b.idleFor(), 0))
 		}
 		select {
 		case b.queue <- c:
@@ -175,24 +172,15 @@ func (f *fanout) send() error {
 		case <-stalled:
 			b.dead = true
 			f.release(c)
-			b.abandon(fmt.Errorf("%w: it took no data for %s", ErrDestinationStalled, b.stall))
+			b.abandon()
 		case <-f.ctx.Done():
-			stopTimer(timer)
 			return f.ctx.Err()
 		}
-		stopTimer(timer)
 	}
 	if sent == 0 {
 		return errAllDestinationsFailed
 	}
 	return nil
-}
-
-// stopTimer stops t, if any.
-func stopTimer(t *time.Timer) {
-	if t != nil {
-		t.Stop()
-	}
 }
 
 // close ends every branch's stream: with io.EOF when err is nil, else with err,
@@ -246,10 +234,11 @@ func (b *branch) stop() {
 	close(b.done)
 }
 
-// abandon gives up on a stalled consumer: it records why and cancels the
-// consumer's context with that cause. The consumer counts as stopped early
-// (the destination failed on its own).
-func (b *branch) abandon(why error) {
+// abandon gives up on a stalled consumer: it records why (its stall, an
+// ErrDestinationStalled) and cancels the consumer's context with that cause.
+// The consumer counts as stopped early (the destination failed on its own).
+func (b *branch) abandon() {
+	why := fmt.Errorf("%w: it took no data for %s", ErrDestinationStalled, b.stall)
 	b.mu.Lock()
 	b.stallErr, b.early = why, true
 	b.mu.Unlock()
@@ -268,7 +257,13 @@ func (b *branch) idle() bool {
 	b.mu.Lock()
 	closed, stalled := b.closed, b.stallErr != nil
 	b.mu.Unlock()
-	return closed && !stalled && time.Since(b.f.start)-time.Duration(b.lastRead.Load()) > b.stall
+	return closed && !stalled && b.idleFor() > b.stall
+}
+
+// idleFor is how long ago the consumer last took a chunk (or the writer
+// ended the stream).
+func (b *branch) idleFor() time.Duration {
+	return time.Since(b.f.start) - time.Duration(b.lastRead.Load())
 }
 
 // stalled returns why the branch was abandoned, nil when it was not.

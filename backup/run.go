@@ -415,7 +415,7 @@ func (x *execution) awaitCopies(ctx context.Context, branches []*branch, done ch
 				continue
 			}
 			if b.idle() {
-				b.abandon(fmt.Errorf("%w: it took no data for %s", ErrDestinationStalled, b.stall))
+				b.abandon()
 			}
 			if err := b.stalled(); err != nil && deadline[i].IsZero() {
 				deadline[i], why[i] = now.Add(abandonGrace), err

@@ -19,8 +19,8 @@ import (
 // never recorded). Only an artifact of this run is removed: a key of the
 // job whose timestamp is the second the run started (or the second before,
 // for a store that rounds times up) and whose manifest is absent. Temporary
-// objects are left to destination.Cleaner, and artifacts with a manifest are
-// never touched.
+// objects are not listed (destination.Cleaner removes them), and artifacts
+// with a manifest are never touched.
 //
 // The caller must know that run's process is gone, and that no other live
 // run of the job started in those seconds: Runtime.Recover calls it only for
@@ -50,7 +50,7 @@ func (e *Engine) RemoveUnfinished(ctx context.Context, job *Job, run store.Run) 
 				continue
 			}
 			for key := range keys {
-				if strings.HasSuffix(key, ManifestSuffix) || strings.Contains(key, ".backupkit-") || keys[key+ManifestSuffix] {
+				if strings.HasSuffix(key, ManifestSuffix) || keys[key+ManifestSuffix] {
 					continue
 				}
 				if err := t.Destination.Delete(ctx, key); err != nil {

@@ -300,7 +300,7 @@ func (rt *Runtime) recoverBackups(ctx context.Context, runs []store.Run) map[str
 	var ids []string
 	var jobs []*backup.Job
 	for _, r := range runs {
-		if (r.Kind != store.RunKindBackup && r.Kind != "") || r.BackupID != "" {
+		if r.Kind != store.RunKindBackup || r.BackupID != "" {
 			continue
 		}
 		j, err := rt.Job(r.Job)
@@ -334,7 +334,7 @@ func (rt *Runtime) recoverBackups(ctx context.Context, runs []store.Run) map[str
 // stay, and `backupd catalog rebuild` lists them as orphans.
 func (rt *Runtime) removeUnfinished(ctx context.Context, dead, running []store.Run) {
 	for _, r := range dead {
-		if r.Kind != store.RunKindBackup && r.Kind != "" {
+		if r.Kind != store.RunKindBackup {
 			continue
 		}
 		j, err := rt.Job(r.Job)
