@@ -73,9 +73,8 @@ func TestStallFailsTheRequest(t *testing.T) {
 				assert.True(t, destination.IsRetryable(err), "a stall is transient: %v", err)
 				var ne net.Error
 				require.True(t, errors.As(err, &ne) && ne.Timeout(), "a stall is a timeout: %v", err)
-				requests, injected := tr.Counts()
+				_, injected := tr.Counts()
 				assert.Equal(t, 2, injected, "the stalled request is retried once (MaxAttempts 2)")
-				assert.GreaterOrEqual(t, requests, injected)
 				tr.SetRules()
 				requireNoUploadsYet(t, srv, bucket)
 				_, err = b.Stat(t.Context(), "stalled")

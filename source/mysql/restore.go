@@ -558,10 +558,10 @@ func (rs *restoreRun) statement(ctx context.Context, stmt []byte, n int) error {
 			return err
 		}
 	}
-	if bytes.HasPrefix(stmt, []byte("INSERT INTO ")) {
-		// The common case, first.
-	} else if m := tableNameRE.FindSubmatch(stmt); m != nil && bytes.HasPrefix(bytes.TrimLeft(stmt, "/*!0123456789 "), []byte("CREATE")) && rs.cur != nil {
-		rs.cur.names[strings.ReplaceAll(string(m[1]), "``", "`")] = true
+	if rs.cur != nil && bytes.HasPrefix(bytes.TrimLeft(stmt, "/*!0123456789 "), []byte("CREATE")) {
+		if m := tableNameRE.FindSubmatch(stmt); m != nil {
+			rs.cur.names[strings.ReplaceAll(string(m[1]), "``", "`")] = true
+		}
 	}
 	if rs.dry {
 		return nil
@@ -933,7 +933,7 @@ func (rs *restoreRun) commit(ctx context.Context) error {
 			w     *bytes.Buffer
 			parts objectParts
 		}{{&placeholders[i], viewPlaceholders}, {&others[i], otherObjects}, {&views[i], viewDefinitions}} {
-			if _, _, err := d.writeObjects(ctx, c, t.scratch, tables, &countingWriter{w: part.w}, part.parts, false, true, true); err != nil {
+			if _, err := d.writeObjects(ctx, c, t.scratch, tables, &countingWriter{w: part.w}, part.parts, false, true, true); err != nil {
 				return err
 			}
 		}

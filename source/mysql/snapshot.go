@@ -421,7 +421,7 @@ func (d *Database) Snapshot(ctx context.Context, w io.Writer) (source.Info, erro
 		if d.multi() {
 			parts = viewPlaceholders | otherObjects
 		}
-		n, _, err = d.writeObjects(ctx, s.conns[0], db.real, db.tables, cw, parts, d.opts.NoTriggers, d.opts.Routines, d.opts.Events)
+		n, err = d.writeObjects(ctx, s.conns[0], db.real, db.tables, cw, parts, d.opts.NoTriggers, d.opts.Routines, d.opts.Events)
 		if err != nil {
 			return info, err
 		}
@@ -442,7 +442,7 @@ func (d *Database) Snapshot(ctx context.Context, w io.Writer) (source.Info, erro
 			}
 			cw.WriteString("\n--\n-- Views of " + quoteIdent(oneLine(db.label)) + "\n--\n")
 			cw.WriteString("USE " + quoteIdent(db.label) + ";\n")
-			n, _, err := d.writeObjects(ctx, s.conns[0], db.real, db.tables, cw, viewDefinitions, false, false, false)
+			n, err := d.writeObjects(ctx, s.conns[0], db.real, db.tables, cw, viewDefinitions, false, false, false)
 			if err != nil {
 				return info, err
 			}
@@ -609,14 +609,13 @@ const (
 // writeObjects writes the parts asked of: the views of tables (placeholders
 // first, then their definitions), then unless noTriggers the triggers of
 // its tables, and when asked the routines and events of database db,
-// reading them on c, which uses db. It returns the number of statements and
-// the names of the views whose definitions it wrote.
+// reading them on c, which uses db. It returns the number of statements.
 //
 // A dump of several databases writes every database's placeholders and
 // other objects with its tables, and the view definitions of all of them
 // after the last database's tables, so that a view may use the tables and
 // views of any database of the dump, as mysqldump --databases does.
-func (d *Database) writeObjects(ctx context.Context, c *sql.Conn, db string, tables []*table, cw *countingWriter, parts objectParts, noTriggers, routines, events bool) (int, []string, error) {
+func (d *Database) writeObjects(ctx context.Context, c *sql.Conn, db string, tables []*table, cw *countingWriter, parts objectParts, noTriggers, routines, events bool) (int, error) {
 	stmts := 0
 	first := true
 	for _, t := range tables {
@@ -635,7 +634,6 @@ func (d *Database) writeObjects(ctx context.Context, c *sql.Conn, db string, tab
 		cw.WriteString("CREATE OR REPLACE VIEW " + quoteIdent(t.name) + " AS SELECT " + strings.Join(cols, ", ") + ";\n")
 		stmts += 2
 	}
-	var views []string
 	for _, t := range tables {
 		if parts&viewDefinitions == 0 || !t.view {
 			continue
@@ -643,7 +641,7 @@ func (d *Database) writeObjects(ctx context.Context, c *sql.Conn, db string, tab
 		var name, def string
 		var cs, coll string
 		if err := c.QueryRowContext(ctx, "SHOW CREATE VIEW "+quoteIdent(t.name)).Scan(&name, &def, &cs, &coll); err != nil {
-			return 0, nil, d.wrap(ctx, "view "+quoteIdent(t.name), err)
+			return 0, d.wrap(ctx, "view "+quoteIdent(t.name), err)
 		}
 		cw.WriteString("\n--\n-- View " + quoteIdent(oneLine(t.name)) + "\n--\n")
 		def = stripDefiner(def)
@@ -652,15 +650,14 @@ func (d *Database) writeObjects(ctx context.Context, c *sql.Conn, db string, tab
 		}
 		cw.WriteString(def + ";\n")
 		stmts++
-		views = append(views, t.name)
 	}
 	if parts&otherObjects == 0 {
-		return stmts, views, nil
+		return stmts, nil
 	}
 	if !noTriggers {
 		n, err := d.dumpTriggers(ctx, c, db, tables, cw)
 		if err != nil {
-			return 0, nil, err
+			return 0, err
 		}
 		stmts += n
 	}
@@ -669,7 +666,7 @@ func (d *Database) writeObjects(ctx context.Context, c *sql.Conn, db string, tab
 			n, err := d.dumpObjects(ctx, c, db, cw, kind,
 				"SELECT ROUTINE_NAME FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = ? AND ROUTINE_TYPE = '"+kind+"' ORDER BY ROUTINE_NAME", 2)
 			if err != nil {
-				return 0, nil, err
+				return 0, err
 			}
 			stmts += n
 		}
@@ -678,11 +675,11 @@ func (d *Database) writeObjects(ctx context.Context, c *sql.Conn, db string, tab
 		n, err := d.dumpObjects(ctx, c, db, cw, "EVENT",
 			"SELECT EVENT_NAME FROM information_schema.EVENTS WHERE EVENT_SCHEMA = ? ORDER BY EVENT_NAME", 3)
 		if err != nil {
-			return 0, nil, err
+			return 0, err
 		}
 		stmts += n
 	}
-	return stmts, views, nil
+	return stmts, nil
 }
 
 // definerRE matches the DEFINER clause of views and triggers.
