@@ -9,16 +9,15 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/backupkit/backupkit/internal/testenv"
 )
 
 // TestBashCompletion loads `backupd completion bash` into bash and asks it
 // for completions as bash would on Tab, with the real binary on PATH: the
 // commands, flags, job names from the config and IDs from the store.
 func TestBashCompletion(t *testing.T) {
-	bash, err := exec.LookPath("bash")
-	if err != nil {
-		t.Skip("completion: skipped, no bash on this machine")
-	}
+	bash := needShell(t, "bash")
 	dir := quickstart(t, "")
 	r := backupd(t, dir, "backup", "--config", "backupd.yaml", "quickstart")
 	require.Equal(t, 0, r.code, r.stderr)
@@ -74,10 +73,7 @@ func TestZshAndFishCompletion(t *testing.T) {
 		return strings.Fields(string(out))
 	}
 	t.Run("zsh", func(t *testing.T) {
-		zsh, err := exec.LookPath("zsh")
-		if err != nil {
-			t.Skip("completion: skipped, no zsh on this machine")
-		}
+		zsh := needShell(t, "zsh")
 		script := filepath.Join(t.TempDir(), "_backupd")
 		require.NoError(t, os.WriteFile(script, []byte(backupd(t, dir, "completion", "zsh").stdout), 0o644))
 		shell(zsh, "-n", script)
@@ -91,10 +87,7 @@ script=$1; shift; source "$script"; words=(backupd "$@"); CURRENT=${#words}; _ba
 		assert.Equal(t, []string{"FILES"}, cmd("restore", "--config", ""))
 	})
 	t.Run("fish", func(t *testing.T) {
-		fish, err := exec.LookPath("fish")
-		if err != nil {
-			t.Skip("completion: skipped, no fish on this machine")
-		}
+		fish := needShell(t, "fish")
 		script := filepath.Join(t.TempDir(), "backupd.fish")
 		require.NoError(t, os.WriteFile(script, []byte(backupd(t, dir, "completion", "fish").stdout), 0o644))
 		shell(fish, "-n", script)
@@ -105,4 +98,19 @@ script=$1; shift; source "$script"; words=(backupd "$@"); CURRENT=${#words}; _ba
 		assert.Equal(t, []string{"quickstart"}, complete("backupd backup --config backupd.yaml "))
 		assert.Equal(t, []string{"--follow"}, complete("backupd logs --fo"))
 	})
+}
+
+// needShell returns the path of shell name. Without it the test is skipped
+// with a line saying so, or fails when the servers and tools are required
+// (scripts/test-all installs bash, zsh and fish).
+func needShell(t *testing.T, name string) string {
+	t.Helper()
+	path, err := exec.LookPath(name)
+	if err != nil {
+		if testenv.Required() {
+			t.Fatalf("completion: no %s on this machine, and BACKUPKIT_REQUIRE_SERVERS is set", name)
+		}
+		t.Skipf("completion: skipped, no %s on this machine", name)
+	}
+	return path
 }

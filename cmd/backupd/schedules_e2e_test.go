@@ -24,7 +24,7 @@ func TestPauseResumeReachesServe(t *testing.T) {
 	dir := quickstart(t, "* * * * * *") // every second
 	serve := exec.Command(backupdBin, "serve", "--config", "backupd.yaml")
 	serve.Dir = dir
-	serve.Env = append(os.Environ(), "BACKUPD_CONFIG=", "BACKUPD_LISTEN=127.0.0.1:0")
+	serve.Env = append(os.Environ(), "BACKUPD_CONFIG=") // TestMain sets BACKUPD_LISTEN to a free port
 	var logs syncBuffer
 	serve.Stdout, serve.Stderr = &logs, &logs
 	require.NoError(t, serve.Start())

@@ -227,7 +227,6 @@ func TestReloadKeepsRunningBackup(t *testing.T) {
 		require.False(t, run.Status.Final(), "the run ended before the test could pause it")
 		time.Sleep(time.Millisecond)
 	}
-	serveConfig(t, dir, "")
 	data, err := os.ReadFile(cfgPath)
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(cfgPath, []byte(strings.Replace(string(data), "daily at 02:30", `"@hourly"`, 1)), 0o600))

@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# Helper for scripts/test-all: make sure a headless-capable Chromium is there
+# Helpers for scripts/test-all: make sure a headless-capable Chromium is there
 # for the web page's browser test (web/browser_test.go), which reads
 # BACKUPKIT_CHROMIUM. Sourced, not run. Expects: set -euo pipefail, and the
 # log, die and apt_install functions of scripts/lib/servers.sh.
@@ -25,4 +25,17 @@ ensure_chromium() {
 	fi
 	export BACKUPKIT_CHROMIUM=$path
 	log "Chromium    $path ($("$path" --version 2>/dev/null | head -n 1))"
+}
+
+# ensure_shells: install the shells whose completion scripts the tests load
+# (cmd/backupd/completion_test.go), when missing.
+ensure_shells() {
+	local sh missing=()
+	for sh in bash zsh fish; do
+		command -v "$sh" >/dev/null 2>&1 || missing+=("$sh")
+	done
+	if ((${#missing[@]} > 0)); then
+		apt_install "${missing[@]}"
+	fi
+	log "shells      bash zsh fish"
 }
