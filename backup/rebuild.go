@@ -22,6 +22,11 @@ type RebuildOptions struct {
 	// manifests and catalog entries are left alone and orphans are not
 	// reported. Runtime.Recover uses it for the runs it marks interrupted.
 	RunIDs []string
+	// Started, with RunIDs, are those runs' start times: only the keys of
+	// those seconds (and the second before each) are read, where their
+	// artifacts are (see ArtifactKey), instead of the jobs' whole prefix
+	// with every manifest they ever wrote. Runtime.Recover sets it.
+	Started []time.Time
 }
 
 // RebuildReport says what RebuildCatalog found.
@@ -77,8 +82,18 @@ func (e *Engine) RebuildCatalog(ctx context.Context, jobs []*Job, opts RebuildOp
 	for _, job := range jobs {
 		byBackup := map[string][]found{}
 		scanned := map[string]bool{}
+		var stems []string // nil: the job's whole prefix
+		if runs != nil {
+			for _, at := range opts.Started {
+				for _, sec := range []time.Time{at, at.Add(-time.Second)} {
+					if stem := artifactStem(job.Prefix, job.Name, sec.Truncate(time.Second)); !slices.Contains(stems, stem) {
+						stems = append(stems, stem)
+					}
+				}
+			}
+		}
 		for _, t := range job.Destinations {
-			fs, orphans, err := scanDestination(ctx, job, t)
+			fs, orphans, err := scanDestination(ctx, job, t, stems)
 			if err != nil {
 				return rep, fmt.Errorf("catalog rebuild: job %s: destination %s: %w", job.Name, t.Name, err)
 			}
@@ -174,24 +189,28 @@ func (e *Engine) RebuildCatalog(ctx context.Context, jobs []*Job, opts RebuildOp
 	return rep, nil
 }
 
-// scanDestination lists the job's objects on t and returns the copies its
-// manifests describe, and the orphans.
-func scanDestination(ctx context.Context, job *Job, t Target) ([]found, []string, error) {
-	prefix := ""
-	if p := strings.Trim(job.Prefix, "/"); p != "" {
-		prefix = p + "/"
+// scanDestination lists the job's objects on t (under stems only, when
+// given) and returns the copies its manifests describe, and the orphans.
+func scanDestination(ctx context.Context, job *Job, t Target, stems []string) ([]found, []string, error) {
+	if len(stems) == 0 {
+		prefix := ""
+		if p := strings.Trim(job.Prefix, "/"); p != "" {
+			prefix = p + "/"
+		}
+		stems = []string{prefix + job.Name + "/"}
 	}
-	prefix += job.Name + "/"
 	objects := map[string]destination.Object{}
 	var manifests []string
-	for obj, err := range t.Destination.List(ctx, prefix) {
-		if err != nil {
-			return nil, nil, err
-		}
-		if strings.HasSuffix(obj.Key, ManifestSuffix) {
-			manifests = append(manifests, obj.Key)
-		} else {
-			objects[obj.Key] = obj
+	for _, prefix := range stems {
+		for obj, err := range t.Destination.List(ctx, prefix) {
+			if err != nil {
+				return nil, nil, err
+			}
+			if strings.HasSuffix(obj.Key, ManifestSuffix) {
+				manifests = append(manifests, obj.Key)
+			} else {
+				objects[obj.Key] = obj
+			}
 		}
 	}
 	var fs []found

@@ -2,6 +2,7 @@ package backup_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -40,4 +41,25 @@ func TestRebuildCatalogOfGivenRuns(t *testing.T) {
 	require.NoError(t, err)
 	assert.Nil(t, rep.Runs)
 	assert.Equal(t, []string{b.ID}, rep.Added)
+}
+
+// RebuildOptions.Started limits what a rebuild of given runs reads to the
+// keys of those runs' seconds: a time far from the run's finds nothing, the
+// run's own finds its backup.
+func TestRebuildCatalogOfGivenRunsReadsTheirSecondsOnly(t *testing.T) {
+	r := newRig(t, nil, localTarget(t, "disk"))
+	a := r.backup(t)
+	require.NoError(t, r.st.DeleteBackup(t.Context(), a.ID))
+	run, err := r.st.GetRun(t.Context(), a.RunID)
+	require.NoError(t, err)
+
+	rep, err := r.eng.RebuildCatalog(t.Context(), []*backup.Job{r.job},
+		backup.RebuildOptions{RunIDs: []string{a.RunID}, Started: []time.Time{run.StartedAt.Add(-time.Hour)}})
+	require.NoError(t, err)
+	assert.Empty(t, rep.Added, "another second's keys are not read")
+
+	rep, err = r.eng.RebuildCatalog(t.Context(), []*backup.Job{r.job},
+		backup.RebuildOptions{RunIDs: []string{a.RunID}, Started: []time.Time{run.StartedAt}})
+	require.NoError(t, err)
+	assert.Equal(t, []string{a.ID}, rep.Added)
 }

@@ -298,6 +298,7 @@ func recoveredReason(backupID string) string {
 // keep a daemon from starting, and `backupd catalog rebuild` can do it later.
 func (rt *Runtime) recoverBackups(ctx context.Context, runs []store.Run) map[string]string {
 	var ids []string
+	var started []time.Time
 	var jobs []*backup.Job
 	for _, r := range runs {
 		if r.Kind != store.RunKindBackup || r.BackupID != "" {
@@ -307,7 +308,7 @@ func (rt *Runtime) recoverBackups(ctx context.Context, runs []store.Run) map[str
 		if err != nil {
 			continue // a job no longer configured: nowhere to look
 		}
-		ids = append(ids, r.ID)
+		ids, started = append(ids, r.ID), append(started, r.StartedAt)
 		if !slices.Contains(jobs, j.Job) {
 			jobs = append(jobs, j.Job)
 		}
@@ -315,7 +316,7 @@ func (rt *Runtime) recoverBackups(ctx context.Context, runs []store.Run) map[str
 	if len(ids) == 0 {
 		return nil
 	}
-	rep, err := rt.Engine.RebuildCatalog(ctx, jobs, backup.RebuildOptions{RunIDs: ids})
+	rep, err := rt.Engine.RebuildCatalog(ctx, jobs, backup.RebuildOptions{RunIDs: ids, Started: started})
 	if err != nil {
 		rt.Logger.Error("could not look for the backups of interrupted runs; run `backupd catalog rebuild` later",
 			"runs", strings.Join(ids, ","), "error", err)
